@@ -1,0 +1,72 @@
+"""The ``convertkit`` command line. Each command lives in its own module of this
+package and is added to the group below; errors become one line and exit code 2 here,
+in one place."""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import ConvertError
+
+#: Command modules, each exporting ``command`` (a click command or group).
+COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite")
+
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="convertkit")
+def cli() -> None:
+    """Convert released Caffe models to today's frameworks, and prove they compute
+    the same thing.
+
+    Every command reads a Caffe .prototxt (and optionally its .caffemodel) without
+    Caffe installed. Errors print one line naming the file, the layer and the cause,
+    and exit with code 2.
+    """
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _exc:  # a command whose module is not written yet
+        if _exc.name != f"{__name__}.{_name}":
+            raise
+        continue
+    cli.add_command(_mod.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map every failure to a one-line message."""
+    try:
+        cli.main(args=argv, prog_name="convertkit", standalone_mode=False)
+        return 0
+    except ConvertError as exc:
+        click.echo(f"convertkit: error: {exc}", err=True)
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("convertkit: aborted", err=True)
+        return 130
+    except click.ClickException as exc:  # bad options, missing arguments
+        exc.show()
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        click.echo("convertkit: interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug: keep it one line unless asked for the traceback
+        if os.environ.get("CONVERTKIT_DEBUG"):
+            raise
+        click.echo(
+            f"convertkit: internal error: {type(exc).__name__}: {exc} "
+            "(set CONVERTKIT_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

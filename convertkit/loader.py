@@ -1,0 +1,247 @@
+"""``convertkit.load``: prototxt (+ caffemodel) -> Net.
+
+Hyper-parameters come from the prototxt; from the caffemodel only each layer's name,
+type and blobs are taken, matched to the prototxt's layers by name, as Caffe's
+``Net::CopyTrainedLayersFrom`` does. (The 2016 PSPNet fork wrote bn_param/interp_param
+under other field numbers, so reading them from the binary would be wrong.)
+Without a prototxt, the caffemodel's own layer definitions are used.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .errors import PrototxtError, ShapeError, UnsupportedLayerError, UsageError, WeightMismatchError
+from .graph import MAX_BLOB_ELEMENTS, Layer, Net
+from .layers import is_supported
+from .layers.base import Shape, fmt_shape
+from .prototxt import ensure_file, filter_phase, parse_prototxt, upgrade
+from .proto import caffe_pb2
+from .wire import Caffemodel, read_caffemodel
+
+
+def load(
+    prototxt: str | Path | None = None,
+    caffemodel: str | Path | None = None,
+    *,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    phase: str = "TEST",
+) -> Net:
+    """Read a Caffe model into a :class:`~convertkit.graph.Net`.
+
+    ``input_shapes`` overrides the declared input shapes (``{"data": (1, 3, 512, 512)}``).
+    Shapes are inferred and every layer's blobs checked against the prototxt when the
+    input shapes are known; all offending layers are reported in one error.
+    """
+    if prototxt is None and caffemodel is None:
+        raise UsageError("give a prototxt, a caffemodel, or both")
+    model = read_caffemodel(caffemodel) if caffemodel is not None else None
+    if prototxt is not None:
+        ensure_file(prototxt, "prototxt")
+        net_param = parse_prototxt(prototxt)
+        source: str | Path = prototxt
+        notes = upgrade(net_param, source)
+    else:
+        assert model is not None
+        net_param = _net_param_from_caffemodel(model)
+        source = caffemodel
+        notes = ["no prototxt given: hyper-parameters read from the caffemodel"]
+        notes += upgrade(net_param, source)
+    notes += filter_phase(net_param, phase, source)
+    net = build_net(net_param, source)
+    net.notes[:0] = notes
+    net.prototxt_path = str(prototxt) if prototxt is not None else None
+    if model is not None:
+        net.caffemodel_path = str(caffemodel)
+        attach_weights(net, model)
+    if input_shapes:
+        unknown = [n for n in input_shapes if n not in net.inputs]
+        if unknown:
+            raise UsageError(f"no network input named {', '.join(map(repr, unknown))} "
+                             f"(inputs: {', '.join(net.inputs) or 'none'})")
+        for name, shape in input_shapes.items():
+            net.inputs[name] = _checked_shape(shape, f"input '{name}'", source)
+    if all(s is not None for s in net.inputs.values()) and net.inputs:
+        net.infer_shapes()
+        if model is not None:
+            validate_blobs(net)
+    elif model is not None:
+        net.notes.append("input shapes unknown: blob shapes not checked (pass input shapes)")
+    return net
+
+
+def _net_param_from_caffemodel(model: Caffemodel):
+    net_param = model.header()
+    for raw in model.layers:
+        target = net_param.layers if raw.v1 else net_param.layer
+        lp = target.add()
+        lp.CopyFrom(raw.params())
+    return net_param
+
+
+def _checked_shape(shape, what: str, path) -> Shape:
+    dims = tuple(int(d) for d in shape)
+    if not dims or any(d <= 0 for d in dims):
+        raise PrototxtError(f"{what} has a non-positive shape {fmt_shape(dims)}", path=path)
+    n = int(np.prod(dims, dtype=object))
+    if n > MAX_BLOB_ELEMENTS:
+        raise PrototxtError(
+            f"{what} declares an absurd shape {fmt_shape(dims)} ({n:.3g} values, "
+            f"{n * 4 / 2**30:.3g} GiB); refusing before allocating", path=path)
+    return dims
+
+
+def _declared_inputs(net_param, path) -> dict[str, Shape | None]:
+    names = list(net_param.input)
+    shapes: list[Shape | None]
+    if len(net_param.input_shape):
+        if len(net_param.input_shape) != len(names):
+            raise PrototxtError(f"{len(names)} inputs but {len(net_param.input_shape)} "
+                                "input_shape entries", path=path)
+        shapes = [_checked_shape(s.dim, f"input '{n}'", path)
+                  for n, s in zip(names, net_param.input_shape)]
+    elif len(net_param.input_dim):
+        if len(net_param.input_dim) != 4 * len(names):
+            raise PrototxtError(f"{len(names)} inputs need {4 * len(names)} input_dim "
+                                f"values, found {len(net_param.input_dim)}", path=path)
+        dims = list(net_param.input_dim)
+        shapes = [_checked_shape(dims[4 * i:4 * i + 4], f"input '{n}'", path)
+                  for i, n in enumerate(names)]
+    else:
+        shapes = [None] * len(names)
+    return dict(zip(names, shapes))
+
+
+def build_net(net_param, path=None) -> Net:
+    """The graph of a (filtered, upgraded) NetParameter, without weights."""
+    unsupported: dict[str, list[str]] = {}
+    for lp in net_param.layer:
+        if not is_supported(lp.type):
+            unsupported.setdefault(lp.type or "<no type>", []).append(lp.name)
+    if unsupported:
+        listing = "; ".join(f"{t} ({_some(names)})" for t, names in unsupported.items())
+        raise UnsupportedLayerError(
+            f"{sum(map(len, unsupported.values()))} layers of unsupported types: {listing}",
+            path=path)
+    dup = [n for n, c in Counter(lp.name for lp in net_param.layer).items() if c > 1]
+    if dup:
+        raise PrototxtError(f"duplicate layer names: {', '.join(dup)}", path=path)
+
+    net = Net(name=net_param.name, inputs=_declared_inputs(net_param, path), layers=[])
+    dropped: list[Layer] = []
+    produced = set(net.inputs)
+    for lp in net_param.layer:
+        proto = caffe_pb2().LayerParameter()
+        proto.CopyFrom(lp)
+        proto.ClearField("blobs")
+        layer = Layer(name=lp.name, type=lp.type, bottoms=list(lp.bottom), tops=list(lp.top),
+                      proto=proto, blobs=[_blob_array(b) for b in lp.blobs])
+        if layer.impl.training_only:
+            dropped.append(layer)
+            continue
+        if not layer.bottoms:
+            # A layer without bottoms (Caffe's Input) feeds the net: its tops are inputs.
+            try:
+                shapes = layer.impl.reshape([])
+            except ShapeError as exc:
+                exc.path = str(path) if path else None
+                raise
+            for top, shape in zip(layer.tops, shapes):
+                net.inputs[top] = _checked_shape(shape, f"input '{top}'", path)
+                produced.add(top)
+            net.notes.append(f"{layer.type} layer '{layer.name}' became network input(s) "
+                             f"{', '.join(layer.tops)}")
+            continue
+        for b in layer.bottoms:
+            if b not in produced:
+                # Fed by a dropped data layer: it becomes an input of unknown shape.
+                if any(b in d.tops for d in dropped):
+                    net.inputs[b] = None
+                    produced.add(b)
+        produced.update(layer.tops)
+        net.layers.append(layer)
+    if dropped:
+        net.notes.append(
+            f"dropped {len(dropped)} training-only layers: "
+            + ", ".join(f"{d.name} ({d.type})" for d in dropped))
+    return net
+
+
+def _some(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _blob_array(blob) -> np.ndarray:
+    """A BlobProto embedded in a prototxt, as a float32 array."""
+    if len(blob.shape.dim):
+        shape = tuple(blob.shape.dim)
+    elif blob.num or blob.channels or blob.height or blob.width:
+        shape = (blob.num, blob.channels, blob.height, blob.width)
+    else:
+        shape = (max(len(blob.data), len(blob.double_data)),)
+    values = blob.data if len(blob.data) else blob.double_data
+    return np.asarray(values, dtype=np.float32).reshape(shape)
+
+
+def attach_weights(net: Net, model: Caffemodel) -> None:
+    """Give each layer the blobs of the caffemodel layer with its name."""
+    by_name = {}
+    for raw in model.layers:
+        by_name[raw.name] = raw  # Caffe copies in file order: the last one wins
+    used = set()
+    for layer in net.layers:
+        raw = by_name.get(layer.name)
+        if raw is None:
+            continue
+        used.add(layer.name)
+        layer.blobs = [rb.data for rb in raw.blobs]
+        layer.legacy_blob_shapes = [rb.legacy_shape for rb in raw.blobs]
+    extra = [raw.name for raw in model.layers if raw.name not in used and raw.blobs]
+    if extra:
+        net.notes.append(f"ignored {len(extra)} caffemodel layers with blobs that the "
+                         f"prototxt does not have: {_some(extra, 8)}")
+
+
+def _fits(expected: Shape, actual: Shape, legacy: bool) -> bool:
+    if tuple(expected) == tuple(actual):
+        return True
+    # Blobs saved with the legacy num/channels/height/width fields match a shape
+    # that, padded with leading 1s to four axes, equals them (Blob::ShapeEquals).
+    if legacy and len(expected) <= 4:
+        return (1,) * (4 - len(expected)) + tuple(expected) == tuple(actual)
+    return False
+
+
+def validate_blobs(net: Net) -> None:
+    """Check every layer's blob count and shapes; raise one error listing them all."""
+    problems = []
+    for layer in net.layers:
+        expected = [tuple(s) for s in layer.impl.blob_shapes(layer.bottom_shapes)]
+        have = layer.blobs
+        if not expected and not have:
+            continue
+        want = ", ".join(fmt_shape(s) for s in expected) or "none"
+        if not have:
+            problems.append(f"{layer.name}: needs {len(expected)} blobs ({want}) "
+                            "but the caffemodel has none")
+            continue
+        if len(have) != len(expected):
+            problems.append(f"{layer.name}: the prototxt needs {len(expected)} blobs ({want}), "
+                            f"the caffemodel has {len(have)} "
+                            f"({', '.join(fmt_shape(b.shape) for b in have)})")
+            continue
+        legacy = getattr(layer, "legacy_blob_shapes", None) or [False] * len(have)
+        for i, (exp, arr, leg) in enumerate(zip(expected, have, legacy)):
+            if not _fits(exp, arr.shape, leg):
+                problems.append(f"{layer.name}: blob {i}: the prototxt needs {fmt_shape(exp)}, "
+                                f"the caffemodel has {fmt_shape(arr.shape)}")
+            elif tuple(arr.shape) != exp:
+                layer.blobs[i] = arr.reshape(exp)
+    if problems:
+        raise WeightMismatchError(
+            f"{len(problems)} layers do not match the caffemodel: " + "; ".join(problems),
+            path=net.caffemodel_path)

@@ -1,0 +1,68 @@
+"""Shared test helpers: build layers from prototxt text, and run OpenCV dnn as an
+outside oracle on a small net given as text plus numpy blobs."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pytest
+
+from convertkit.graph import Layer
+from convertkit.proto import caffe_pb2, parse_text
+
+
+def make_layer(text: str, blobs: Sequence[np.ndarray] = ()) -> Layer:
+    """A graph Layer from the text of one ``layer { ... }`` body (without the braces)."""
+    lp = parse_text(text, "LayerParameter")
+    layer = Layer(
+        name=lp.name, type=lp.type, bottoms=list(lp.bottom), tops=list(lp.top), proto=lp,
+        blobs=[np.asarray(b, dtype=np.float32) for b in blobs],
+    )
+    return layer
+
+
+def caffemodel_bytes(prototxt: str, blobs: Mapping[str, Sequence[np.ndarray]]) -> bytes:
+    """Binary NetParameter holding ``blobs`` (layer name -> arrays) for the net in ``prototxt``."""
+    pb = caffe_pb2()
+    net = parse_text(prototxt)
+    out = pb.NetParameter()
+    out.name = net.name
+    for lp in net.layer:
+        layer = out.layer.add()
+        layer.name, layer.type = lp.name, lp.type
+        for arr in blobs.get(lp.name, ()):
+            arr = np.asarray(arr, dtype=np.float32)
+            b = layer.blobs.add()
+            b.shape.dim.extend(arr.shape)
+            b.data.extend(arr.ravel().tolist())
+    return out.SerializeToString()
+
+
+def opencv_forward(
+    prototxt: str,
+    blobs: Mapping[str, Sequence[np.ndarray]],
+    inputs: Mapping[str, np.ndarray],
+    outputs: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """Run OpenCV dnn's Caffe importer on a net; returns the named layer outputs."""
+    cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is not installed")
+    model = caffemodel_bytes(prototxt, blobs)
+    net = cv2.dnn.readNetFromCaffe(
+        np.frombuffer(prototxt.encode(), np.uint8), np.frombuffer(model, np.uint8)
+    )
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    net.enableFusion(False)
+    for name, arr in inputs.items():
+        net.setInput(np.ascontiguousarray(arr, dtype=np.float32), name)
+    results = net.forward(list(outputs))
+    return {name: np.asarray(r) for name, r in zip(outputs, results)}
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, rel: float = 1e-4, what: str = "") -> None:
+    """max|a-e| <= rel * max|e| (the project's parity criterion), with equal shapes."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    scale = max(float(np.max(np.abs(expected))) if expected.size else 0.0, 1e-30)
+    err = float(np.max(np.abs(actual.astype(np.float64) - expected))) if expected.size else 0.0
+    assert err <= rel * scale, f"{what}: max|diff| {err:.3g} > {rel:g} * {scale:.3g}"
