@@ -27,12 +27,13 @@ def load(
     prototxt: str | Path | None = None,
     caffemodel: str | Path | None = None,
     *,
-    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    input_shapes: Mapping[str | None, Sequence[int]] | None = None,
     phase: str = "TEST",
 ) -> Net:
     """Read a Caffe model into a :class:`~convertkit.graph.Net`.
 
-    ``input_shapes`` overrides the declared input shapes (``{"data": (1, 3, 512, 512)}``).
+    ``input_shapes`` overrides the declared input shapes (``{"data": (1, 3, 512, 512)}``;
+    the key None names the net's only input).
     Shapes are inferred and every layer's blobs checked against the prototxt when the
     input shapes are known; all offending layers are reported in one error.
     """
@@ -58,6 +59,12 @@ def load(
         net.caffemodel_path = str(caffemodel)
         attach_weights(net, model)
     if input_shapes:
+        input_shapes = dict(input_shapes)
+        if None in input_shapes:  # "the net's only input"
+            if len(net.inputs) != 1:
+                raise UsageError(f"the net has {len(net.inputs)} inputs "
+                                 f"({', '.join(net.inputs) or 'none'}): name the one to reshape")
+            input_shapes[next(iter(net.inputs))] = input_shapes.pop(None)
         unknown = [n for n in input_shapes if n not in net.inputs]
         if unknown:
             raise UsageError(f"no network input named {', '.join(map(repr, unknown))} "

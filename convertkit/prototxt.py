@@ -89,8 +89,6 @@ def upgrade(net, path: str | Path | None = None) -> list[str]:
 def _upgrade_v1_layer(v1, path):
     pb = caffe_pb2()
     lp = pb.LayerParameter()
-    if v1.HasField("layer"):
-        raise PrototxtError("V0 layer definitions are not supported", path=path, layer=v1.name)
     lp.name = v1.name
     type_enum = pb.V1LayerParameter.DESCRIPTOR.fields_by_name["type"].enum_type
     enum_name = type_enum.values_by_number[v1.type].name

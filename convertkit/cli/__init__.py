@@ -43,16 +43,19 @@ for _name in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every failure to a one-line message."""
     try:
-        cli.main(args=argv, prog_name="convertkit", standalone_mode=False)
-        return 0
+        rc = cli.main(args=argv, prog_name="convertkit", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
     except ConvertError as exc:
         click.echo(f"convertkit: error: {exc}", err=True)
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("convertkit: aborted", err=True)
         return 130
-    except click.ClickException as exc:  # bad options, missing arguments
-        exc.show()
+    except click.ClickException as exc:  # bad options, missing arguments: one line too
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        click.echo(f"convertkit: error: {exc.format_message()}{hint}", err=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         click.echo("convertkit: interrupted", err=True)

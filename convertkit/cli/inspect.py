@@ -1,0 +1,61 @@
+"""``convertkit inspect``: layers, shapes, blobs, parameter counts and FLOPs."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from .options import InputShape
+
+
+@click.command("inspect")
+@click.argument("prototxt", type=click.Path(dir_okay=False), required=False)
+@click.argument("caffemodel", type=click.Path(dir_okay=False), required=False)
+@click.option("--caffemodel", "caffemodel_opt", type=click.Path(dir_okay=False),
+              help="Weights to read (same as the second argument).")
+@click.option("--input-shape", "input_shapes", type=InputShape(), multiple=True,
+              help="Override an input shape: N,C,H,W for the only input, or NAME:N,C,H,W. Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def command(prototxt, caffemodel, caffemodel_opt, input_shapes, as_json):
+    """Show every layer of PROTOTXT with its type, bottoms -> tops, output shape, blob
+    shapes, parameter count and multiply-adds, then totals.
+
+    A CAFFEMODEL alone (pass it as the only argument, or with --caffemodel) is read
+    with the layer definitions stored in it.
+
+    \b
+    Examples:
+      convertkit inspect pspnet50_ADE20K_473.prototxt
+      convertkit inspect icnet.prototxt icnet.caffemodel --json
+      convertkit inspect --caffemodel weights.caffemodel
+      convertkit inspect icnet.prototxt --input-shape 1,3,1025,2049
+    """
+    from ..errors import UsageError
+    from ..loader import load
+    from ..summary import format_table, summarize
+
+    caffemodel = caffemodel or caffemodel_opt
+    if prototxt is None and caffemodel is None:
+        raise UsageError("give a PROTOTXT, a CAFFEMODEL, or both")
+    if prototxt is not None and caffemodel is None and _looks_binary(prototxt):
+        prototxt, caffemodel = None, prototxt  # a caffemodel passed alone
+    shapes = dict(input_shapes) if input_shapes else None
+    net = load(prototxt, caffemodel, input_shapes=shapes)
+    if any(s is None for s in net.inputs.values()):
+        missing = [n for n, s in net.inputs.items() if s is None]
+        raise UsageError(f"the shape of input(s) {', '.join(missing)} is unknown: "
+                               "pass --input-shape")
+    summary = summarize(net)
+    if as_json:
+        click.echo(json.dumps(summary, indent=1))
+    else:
+        click.echo(format_table(summary))
+
+
+def _looks_binary(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    return path.endswith(".caffemodel") or b"\x00" in head
