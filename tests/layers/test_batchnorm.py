@@ -1,0 +1,93 @@
+"""BVLC BatchNorm: OpenCV dnn parity, the formula with the scale-factor blob (including
+s == 0), eps from batch_norm_param, use_global_stats: false, shapes, FLOPs."""
+import numpy as np
+import pytest
+
+from support import assert_close, make_layer, opencv_forward
+
+
+def run(layer, *bottoms):
+    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
+    before = [b.copy() for b in bottoms]
+    tops = layer.impl.forward(list(bottoms), layer.blobs)
+    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
+    assert all(t.dtype == np.float32 for t in tops)
+    for b, c in zip(bottoms, before):
+        np.testing.assert_array_equal(b, c)
+    return tops
+
+
+def net(inputs, body, tops=()):
+    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
+    (OpenCV's forward() only returns a layer's first top by name)."""
+    lines = ['name: "t"'] + [
+        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
+        for n, a in inputs.items()
+    ]
+    lines.append(f"layer {{ {body} }}")
+    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
+    return "\n".join(lines)
+
+
+def rand(shape, seed=0, lo=None, hi=None):
+    rng = np.random.default_rng(seed)
+    if lo is not None:
+        return rng.uniform(lo, hi, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+
+def blobs_for(c, s, seed):
+    rng = np.random.default_rng(seed)
+    mean = rng.normal(0, 0.5, c)
+    var = rng.uniform(0.05, 2.0, c)
+    return [(mean * s).astype(np.float32), (var * s).astype(np.float32), np.array([s], np.float32)], mean, var
+
+
+def formula(x, mean, var, eps):
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (x.astype(np.float64) - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 4), (2, 4, 7, 9)])
+@pytest.mark.parametrize("s", [1.0, 999.5])
+def test_matches_opencv_and_formula(shape, s):
+    blobs, mean, var = blobs_for(shape[1], s, 1)
+    body = 'name: "b" type: "BatchNorm" bottom: "x" top: "b" batch_norm_param { eps: 0.001 }'
+    layer = make_layer(body, blobs)
+    assert layer.params.use_global_stats and layer.params.eps == pytest.approx(1e-3)
+    assert layer.impl.blob_shapes([shape]) == [(shape[1],), (shape[1],), (1,)]
+    x = rand(shape, 2)
+    ours = run(layer, x)[0]
+    ref = opencv_forward(net({"x": x}, body), {"b": blobs}, {"x": x}, ["b"])["b"]
+    assert_close(ours, ref, rel=1e-5)
+    assert_close(ours, formula(x, mean, var, 1e-3), rel=1e-5)
+
+
+def test_default_eps_and_zero_scale_factor():
+    x = rand((2, 3, 4, 5), 3)
+    blobs, mean, var = blobs_for(3, 1.0, 4)
+    layer = make_layer('name: "b" type: "BatchNorm" bottom: "x" top: "x"', blobs)
+    assert layer.params.eps == pytest.approx(1e-5)
+    assert_close(run(layer, x)[0], formula(x, mean, var, 1e-5), rel=1e-5)
+    # s == 0: Caffe uses zero statistics, so y = x / sqrt(eps).
+    zero = [blobs[0], blobs[1], np.zeros(1, np.float32)]
+    out = run(make_layer('name: "b" type: "BatchNorm" bottom: "x" top: "x"', zero), x)[0]
+    assert_close(out, x / np.sqrt(1e-5), rel=1e-5)
+
+
+def test_use_global_stats_false_uses_batch_statistics():
+    x = rand((2, 3, 5, 4), 5) * 2 + 1
+    blobs, _, _ = blobs_for(3, 1.0, 6)
+    layer = make_layer(
+        'name: "b" type: "BatchNorm" bottom: "x" top: "x" batch_norm_param { use_global_stats: false }', blobs
+    )
+    assert not layer.params.use_global_stats
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean((0, 2, 3)), x64.var((0, 2, 3))
+    assert_close(run(layer, x)[0], formula(x, mean, var, 1e-5), rel=1e-5)
+
+
+def test_flops():
+    layer = make_layer('name: "b" type: "BatchNorm" bottom: "x" top: "x"')
+    assert layer.impl.flops([(2, 3, 5, 4)], [(2, 3, 5, 4)]) == 120

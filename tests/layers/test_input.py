@@ -1,0 +1,64 @@
+"""Input: declared shapes (one per top, or one for all), Caffe's shape-count rule,
+no bottoms, forward refused."""
+import numpy as np
+import pytest
+
+from support import assert_close, make_layer, opencv_forward
+
+
+def run(layer, *bottoms):
+    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
+    before = [b.copy() for b in bottoms]
+    tops = layer.impl.forward(list(bottoms), layer.blobs)
+    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
+    assert all(t.dtype == np.float32 for t in tops)
+    for b, c in zip(bottoms, before):
+        np.testing.assert_array_equal(b, c)
+    return tops
+
+
+def net(inputs, body, tops=()):
+    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
+    (OpenCV's forward() only returns a layer's first top by name)."""
+    lines = ['name: "t"'] + [
+        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
+        for n, a in inputs.items()
+    ]
+    lines.append(f"layer {{ {body} }}")
+    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
+    return "\n".join(lines)
+
+
+def rand(shape, seed=0, lo=None, hi=None):
+    rng = np.random.default_rng(seed)
+    if lo is not None:
+        return rng.uniform(lo, hi, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+from convertkit.errors import ConvertError
+
+
+def test_declared_shape():
+    layer = make_layer('name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 1025 dim: 2049 } }')
+    assert layer.impl.num_bottoms == (0, 0)
+    assert layer.params.shapes == ((1, 3, 1025, 2049),)
+    assert layer.impl.reshape([]) == [(1, 3, 1025, 2049)]
+    assert layer.impl.flops([], [(1, 3, 1025, 2049)]) == 0
+
+
+def test_several_tops():
+    one = make_layer('name: "in" type: "Input" top: "a" top: "b" input_param { shape { dim: 2 dim: 3 } }')
+    assert one.impl.reshape([]) == [(2, 3), (2, 3)]
+    each = make_layer('name: "in" type: "Input" top: "a" top: "b" input_param { shape { dim: 2 dim: 3 } shape { dim: 2 dim: 5 dim: 7 } }')
+    assert each.impl.reshape([]) == [(2, 3), (2, 5, 7)]
+    wrong = make_layer('name: "in" type: "Input" top: "a" top: "b" top: "c" input_param { shape { dim: 2 } shape { dim: 3 } }')
+    with pytest.raises(Exception, match=r"'in'.*3 tops but 2 shapes"):
+        wrong.impl.reshape([])
+
+
+def test_no_shape_and_forward_are_refused():
+    bare = make_layer('name: "data" type: "Input" top: "data"')
+    with pytest.raises(Exception, match=r"'data'.*no input_param shape"):
+        bare.impl.reshape([])
+    with pytest.raises(ConvertError, match=r"'data'.*no forward"):
+        bare.impl.forward([], [])
