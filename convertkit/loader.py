@@ -72,7 +72,11 @@ def load(
         for name, shape in input_shapes.items():
             net.inputs[name] = _checked_shape(shape, f"input '{name}'", source)
     if all(s is not None for s in net.inputs.values()) and net.inputs:
-        net.infer_shapes()
+        try:
+            net.infer_shapes()
+        except ShapeError as exc:
+            exc.path = exc.path or str(source)
+            raise
         if model is not None:
             validate_blobs(net)
     elif model is not None:
@@ -249,6 +253,7 @@ def validate_blobs(net: Net) -> None:
             elif tuple(arr.shape) != exp:
                 layer.blobs[i] = arr.reshape(exp)
     if problems:
+        n_layers = len({p.split(":", 1)[0] for p in problems})
         raise WeightMismatchError(
-            f"{len(problems)} layers do not match the caffemodel: " + "; ".join(problems),
+            f"{n_layers} layers do not match the caffemodel: " + "; ".join(problems),
             path=net.caffemodel_path)

@@ -185,3 +185,35 @@ def ensure_file(path: str | Path, what: str) -> Path:
     if path.is_dir():
         raise InputFileError(f"{what} is a directory", path=path)
     return path
+
+
+def net_to_text(net) -> str:
+    """The text prototxt of a graph: legacy ``input``/``input_dim`` lines (what the
+    official files use, and what every Caffe reader accepts), then the layers with
+    their hyper-parameters."""
+    from .proto import to_text
+
+    pb = caffe_pb2()
+    head = pb.NetParameter()
+    if net.name:
+        head.name = net.name
+    lines = [to_text(head).rstrip()] if net.name else []
+    # Caffe wants either input_dim (4 per input) for every input or input_shape for all.
+    use_dim = all(s is not None and len(s) == 4 for s in net.inputs.values())
+    for name, shape in net.inputs.items():
+        lines.append(f'input: "{name}"')
+        if use_dim:
+            lines.extend(f"input_dim: {int(d)}" for d in shape)
+        elif shape is not None:
+            lines.append("input_shape { " + " ".join(f"dim: {int(d)}" for d in shape) + " }")
+    for layer in net.layers:
+        lp = pb.LayerParameter()
+        lp.CopyFrom(layer.proto)
+        lp.ClearField("blobs")
+        lp.name, lp.type = layer.name, layer.type
+        del lp.bottom[:], lp.top[:]
+        lp.bottom.extend(layer.bottoms)
+        lp.top.extend(layer.tops)
+        body = to_text(lp).rstrip().replace("\n", "\n  ")
+        lines.append("layer {\n  " + body + "\n}")
+    return "\n".join(lines) + "\n"

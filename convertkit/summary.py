@@ -66,17 +66,35 @@ def _human(n: int) -> str:
     return str(n)
 
 
+def _names(names: list[str], limit: int = 2) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" +{len(names) - limit}" if len(names) > limit else "")
+
+
+def _shapes(shapes: list[list[int]]) -> str:
+    """Blob shapes, runs of equal ones written once with a count (BN: 4x 1x64x1x1)."""
+    parts: list[str] = []
+    i = 0
+    while i < len(shapes):
+        j = i
+        while j < len(shapes) and shapes[j] == shapes[i]:
+            j += 1
+        parts.append(("" if j - i == 1 else f"{j - i}x ") + fmt_shape(shapes[i]))
+        i = j
+    return " ".join(parts)
+
+
 def format_table(summary: dict[str, Any]) -> str:
     """A fixed-width text table (independent of the terminal, stable for diffs)."""
     head = ("#", "layer", "type", "bottoms -> tops", "output", "blobs", "params", "MACs")
     rows = []
     for i, lay in enumerate(summary["layers"]):
-        tops = ", ".join(lay["tops"])
-        flow = f"{', '.join(lay['bottoms'])} -> {tops}" if lay["in_place"] is False else f"{tops} (in place)"
+        tops = _names(lay["tops"])
+        flow = f"{tops} (in place)" if lay["in_place"] else f"{_names(lay['bottoms'])} -> {tops}"
         rows.append((
             str(i), lay["name"], lay["type"], flow,
             " ".join(fmt_shape(s) for s in lay["top_shapes"]),
-            " ".join(fmt_shape(s) for s in lay["blob_shapes"]) or "-",
+            _shapes(lay["blob_shapes"]) or "-",
             f"{lay['params']:,}" if lay["params"] else "-",
             _human(lay["flops"]) if lay["flops"] else "-",
         ))

@@ -18,10 +18,15 @@ OFFICIAL_NAMES = (
 )
 
 
-@pytest.fixture(params=OFFICIAL_NAMES)
-def official_prototxt(request) -> Path:
-    """Each of the five official definitions; skipped, saying why, where absent."""
-    path = OFFICIAL / f"{request.param}.prototxt"
+def official_path(name: str) -> Path:
+    """One official definition; skips the test, saying why, where it is absent."""
+    path = OFFICIAL / f"{name}.prototxt"
     if not path.is_file():
         pytest.skip(f"official reference prototxt not found at {path} (needs ../shared/reference)")
     return path
+
+
+@pytest.fixture(params=OFFICIAL_NAMES)
+def official_prototxt(request) -> Path:
+    """Each of the five official definitions."""
+    return official_path(request.param)

@@ -13,6 +13,8 @@ from convertkit.cli import main
 from convertkit.errors import ShapeError
 from convertkit.summary import summarize
 
+from conftest import official_path
+
 EXPECTED = {
     # name: (layers, blobs, scalars, output shape, type counts)
     "pspnet50_ADE20K_473": (205, 302, 46_841_174, (1, 150, 473, 473),
@@ -78,19 +80,16 @@ def test_known_sizes(official_prototxt):
         assert shapes["sub12_sum_interp"][2:] == (257, 513)
 
 
-def test_icnet_at_1024x2048_fails_at_sub12_sum(official_prototxt):
-    if not official_prototxt.stem.startswith("icnet"):
-        pytest.skip("ICNet only")
+@pytest.mark.parametrize("name", ["icnet_cityscapes", "icnet_cityscapes_bnnomerge"])
+def test_icnet_at_1024x2048_fails_at_sub12_sum(name):
     with pytest.raises(ShapeError) as err:
-        convertkit.load(official_prototxt, input_shapes={"data": (1, 3, 1024, 2048)})
+        convertkit.load(official_path(name), input_shapes={"data": (1, 3, 1024, 2048)})
     msg = str(err.value)
     assert "layer 'sub12_sum'" in msg
     assert "128x256" in msg and "129x257" in msg
 
 
-def test_pspnet50_rejects_other_sizes(official_prototxt):
-    if not official_prototxt.stem.startswith("pspnet50"):
-        pytest.skip("PSPNet50 only")
-    for size in (480, 512, 465):
-        with pytest.raises(ShapeError, match="conv5_3_concat"):
-            convertkit.load(official_prototxt, input_shapes={"data": (1, 3, size, size)})
+@pytest.mark.parametrize("size", [480, 512, 465])
+def test_pspnet50_rejects_other_sizes(size):
+    with pytest.raises(ShapeError, match="conv5_3_concat"):
+        convertkit.load(official_path("pspnet50_ADE20K_473"), input_shapes={"data": (1, 3, size, size)})

@@ -11,7 +11,8 @@ One module per Caffe type (``convertkit/layers/<type>.py``) defines a subclass o
 4. ``flops(bottom_shapes, top_shapes)``: multiply-adds of one forward pass;
 5. ``forward(bottoms, blobs)``: the numpy reference, exactly Caffe's ``Forward_cpu``
    in float32;
-6. (later issues) how each framework expresses the layer.
+6. how each outside framework expresses it: ``for_opencv()`` returns the layers that
+   OpenCV dnn's Caffe importer can load in its place (None: it loads this one as is).
 
 The graph, loader and runtimes never switch on a type name: they ask the registry.
 Adding a layer type means adding one module here; ``convertkit.layers`` imports every
@@ -100,6 +101,13 @@ class LayerImpl:
     # 5. numpy reference --------------------------------------------------------------
     def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError(f"{self.type_name}: no numpy forward")
+
+    # 6. other frameworks ------------------------------------------------------------
+    def for_opencv(self) -> list["Layer"] | None:
+        """Replacement layers for OpenCV dnn (same blob names in and out; the last one
+        keeps this layer's name so per-layer comparisons line up), or None when OpenCV
+        reads this layer unchanged. Shapes are known (Net.infer_shapes ran)."""
+        return None
 
     # helpers -----------------------------------------------------------------------------
     @property

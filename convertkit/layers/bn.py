@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ._elementwise import F32, f32
+from ..proto import caffe_pb2
 from .base import LayerImpl, Shape, count, fmt_shape, register
 
 
@@ -60,3 +61,22 @@ class BN(LayerImpl):
         # top = x_norm * slope; top += bias.
         inv_std = np.power(var + F32(self.p.eps), F32(-0.5))
         return [((x - mean) * inv_std) * slope + bias]
+
+    def for_opencv(self):
+        """OpenCV has no BN: BVLC BatchNorm (mean, variance, factor 1) normalises, then a
+        Scale with bias applies slope and bias. The Scale keeps this layer's name."""
+        from ..graph import Layer
+
+        pb = caffe_pb2()
+        slope, bias, mean, var = (np.asarray(b, np.float32).reshape(-1) for b in self.layer.blobs[:4])
+        norm = pb.LayerParameter(name=f"{self.name}/norm", type="BatchNorm")
+        norm.batch_norm_param.use_global_stats = True
+        norm.batch_norm_param.eps = self.p.eps
+        scale = pb.LayerParameter(name=self.name, type="Scale")
+        scale.scale_param.bias_term = True
+        bottom, top = self.layer.bottoms[0], self.layer.tops[0]
+        return [
+            Layer(norm.name, "BatchNorm", [bottom], [top], norm,
+                  [mean, var, np.ones(1, np.float32)]),
+            Layer(scale.name, "Scale", [top], [top], scale, [slope, bias]),
+        ]

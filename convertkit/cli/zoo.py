@@ -1,0 +1,122 @@
+"""``convertkit zoo``: the released PSPNet/ICNet topologies with seeded, calibrated
+random weights (``zoo make``), and the list of models (``zoo list``)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+@click.group("zoo")
+def command() -> None:
+    """Architecture-exact PSPNet50/101 and ICNet with seeded random weights.
+
+    The released caffemodels cannot be downloaded. At the official settings, the
+    generated definitions parse to graphs equal to the official prototxts. Weights are
+    He-normal. BN statistics are measured on sample photographs, so activations stay
+    O(1) through every layer.
+    """
+
+
+@command.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_models(as_json: bool) -> None:
+    """The models ``zoo make`` builds, with their official defaults."""
+    from ..zoo import SPECS
+
+    rows = []
+    for spec in SPECS.values():
+        rows.append({
+            "name": spec.name,
+            "input_size": f"{spec.input_size[0]}x{spec.input_size[1]}",
+            "classes": spec.classes,
+            "blocks": list(spec.depth),
+            "about": spec.about,
+            "official": [f"{stem}.prototxt" + (f" ({opts})" if opts else "")
+                         for stem, opts in spec.official],
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<10} {row['input_size']:>10}  {row['classes']:>3} classes  "
+                   f"{row['about']}")
+        for off in row["official"]:
+            click.echo(f"{'':<12}reproduces {off}")
+
+
+@command.command("make")
+@click.argument("name")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for NAME.prototxt and NAME.caffemodel (created if needed).")
+@click.option("--input-size", default=None, metavar="HxW",
+              help="Input height x width, or one number for a square (default: official).")
+@click.option("--classes", type=int, default=None, help="Output classes (default: official).")
+@click.option("--width", type=float, default=1.0, show_default=True,
+              help="Channel multiplier, e.g. 0.125 for a small, fast copy of the topology.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Weight seed.")
+@click.option("--bn", default="keep", show_default=True, metavar="keep|merge",
+              help="Keep BN layers, or fold them into biased convolutions "
+                   "(like icnet_cityscapes.prototxt).")
+@click.option("--prototxt-only", is_flag=True, help="Write only the network definition.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+def make(name, out_dir, input_size, classes, width, seed, bn, prototxt_only, as_json):
+    """Write OUT/NAME.prototxt and OUT/NAME.caffemodel for zoo model NAME
+    (icnet, pspnet50, pspnet101; see ``convertkit zoo list``).
+
+    \b
+    Examples:
+      convertkit zoo make icnet -o models/                  # icnet_cityscapes_bnnomerge
+      convertkit zoo make icnet -o models/ --bn merge       # icnet_cityscapes
+      convertkit zoo make pspnet101 -o models/ --input-size 473 --classes 21   # VOC2012
+      convertkit zoo make pspnet50 -o tiny/ --input-size 97 --width 0.125
+    """
+    from ..zoo import write
+
+    progress, finish = _progress_bar(enabled=not prototxt_only)
+    try:
+        result = write(name, out_dir, input_size=input_size, classes=classes, width=width,
+                       seed=seed, bn=bn, prototxt_only=prototxt_only, progress=progress)
+    finally:
+        finish()
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+        return
+    files = result["prototxt"] + (f", {result['caffemodel']}" if result["caffemodel"] else "")
+    outs = "; ".join(f"{k} {'x'.join(map(str, v))}" for k, v in result["output_shape"].items())
+    h, w = result["input_size"]
+    click.echo(f"wrote {files}")
+    line = (f"  {result['layers']} layers, input 1x3x{h}x{w} -> {outs}, "
+            f"{result['classes']} classes, width x{result['width']:g}, BN {result['bn']}")
+    if result["caffemodel"]:
+        line += f", {result['blobs']} blobs, {result['params']:,} parameters"
+    click.echo(line)
+    if result["caffemodel"]:
+        ch, cw = result["calibration_size"]
+        click.echo(f"  seed {result['seed']}; BN statistics measured at {ch}x{cw} on "
+                   f"{result['calibration_source']}; {result['seconds']:.1f} s")
+
+
+def _progress_bar(enabled: bool):
+    """A rich progress bar on stderr while calibrating (only on a terminal)."""
+    if not enabled or not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} layers"),
+                   TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    state: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if "task" not in state:
+            bar.start()
+            state["task"] = bar.add_task(stage, total=total)
+        bar.update(state["task"], completed=done, description=stage)
+
+    def finish() -> None:
+        if "task" in state:
+            bar.stop()
+
+    return progress, finish
