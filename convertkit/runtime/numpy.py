@@ -60,9 +60,9 @@ def forward(
             arr = arr.astype(np.float32)
         values[name] = arr
     # Shapes for these inputs (batch or size may differ from the declared ones).
-    declared = {n: tuple(a.shape) for n, a in values.items()}
-    if any(net.inputs[n] != s for n, s in declared.items()) or not net.blob_shapes:
-        net.infer_shapes(declared)
+    given = {n: tuple(a.shape) for n, a in values.items()}
+    if any(net.blob_shapes.get(n) != s for n, s in given.items()):
+        net.infer_shapes(given)
     kept = _keep_set(net, keep)
     last_use = {}
     for i, layer in enumerate(net.layers):
