@@ -77,7 +77,7 @@ def make_model(directory: Path) -> tuple[Path, Path]:
     model = directory / "pspnet101.caffemodel"
     if model.exists() and proto.exists():
         return proto, model
-    proto.write_text(zoo.prototxt("pspnet101"))
+    proto.write_text(zoo.make_prototxt("pspnet101"))
     net = convertkit.load(proto)
     rng = np.random.default_rng(0)
     for layer in net.layers:

@@ -15,12 +15,16 @@ RUNTIMES = ("numpy", "opencv")
               help="A .npy array (N,C,H,W float) used as the input blob as is. Never unpickled.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="numpy", show_default=True,
               help="numpy: convertkit's Caffe-exact reference; opencv: OpenCV dnn (outside oracle).")
+@click.option("--preprocess", "fit", type=click.Choice(["resize", "fit", "pad"]), default="resize",
+              show_default=True,
+              help="How --image reaches the input size: resize (ICNet's eval), fit (keep aspect, "
+                   "pad bottom/right with the mean) or pad (no resize; PSPNet's crop window).")
 @click.option("--blobs", default="outputs", show_default=True, metavar="all|outputs|NAME,...",
               help="Which blobs to save.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="The .npz file to write (atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of what was saved.")
-def command(prototxt, caffemodel, image, input_npy, runtime, blobs, output, as_json):
+def command(prototxt, caffemodel, image, input_npy, runtime, fit, blobs, output, as_json):
     """Run PROTOTXT + CAFFEMODEL forward once and save blobs to OUT.npz.
 
     Blobs are saved under their Caffe names in Caffe layout (NCHW float32) with the
@@ -48,9 +52,12 @@ def command(prototxt, caffemodel, image, input_npy, runtime, blobs, output, as_j
         raise UsageError(f"the net has {len(net.inputs)} inputs; run takes nets with one")
     in_name, in_shape = next(iter(net.inputs.items()))
     if image is not None:
-        from ..preprocess import preprocess_image
+        from ..preprocess import preprocess
 
-        x = preprocess_image(image, in_shape)
+        if len(in_shape) != 4 or in_shape[1] != 3:
+            raise UsageError(f"--image needs a 3-channel NCHW input, the net takes "
+                             f"{'x'.join(map(str, in_shape))}; use --input")
+        x = preprocess(image, (in_shape[2], in_shape[3]), mode=fit)
     else:
         x = _read_npy(input_npy)
     if tuple(x.shape) != tuple(in_shape):
