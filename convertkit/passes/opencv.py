@@ -20,20 +20,26 @@ def rewrite_for_opencv(net: Net) -> tuple[Net, list[str]]:
     """A new Net OpenCV can load; returns it and notes on what changed."""
     if not net.blob_shapes:
         net.infer_shapes()
-    layers, changed = [], []
+    layers: list = []
+    changed: dict[str, list[str]] = {}  # "BN -> BatchNorm + Scale": layer names
     for layer in net.layers:
         replacement = layer.impl.for_opencv()
         if replacement is None:
             layers.append(layer)
         else:
             layers.extend(replacement)
-            changed.append(f"{layer.name} ({layer.type} -> "
-                           f"{' + '.join(r.type for r in replacement)})")
+            kind = f"{layer.type} -> {' + '.join(r.type for r in replacement)}"
+            changed.setdefault(kind, []).append(layer.name)
     out = Net(name=net.name, inputs=dict(net.inputs), layers=layers,
               notes=list(net.notes), prototxt_path=net.prototxt_path,
               caffemodel_path=net.caffemodel_path)
     out.infer_shapes()
-    notes = [f"rewrote {len(changed)} layers for OpenCV: " + ", ".join(changed)] if changed else []
+    notes = []
+    if changed:
+        total = sum(len(v) for v in changed.values())
+        notes.append(f"rewrote {total} layers for OpenCV: " + "; ".join(
+            f"{len(names)} {kind} ({names[0]}{', ...' if len(names) > 1 else ''})"
+            for kind, names in changed.items()))
     return out, notes
 
 
