@@ -52,6 +52,18 @@ class Layer:
     def num_params(self) -> int:
         return int(sum(b.size for b in self.blobs))
 
+    def to_proto(self):
+        """A LayerParameter with this layer's name, type, bottoms, tops and
+        hyper-parameters, without blobs (what prototxts and caffemodels are written from)."""
+        lp = type(self.proto)()
+        lp.CopyFrom(self.proto)
+        lp.ClearField("blobs")
+        lp.name, lp.type = self.name, self.type
+        del lp.bottom[:], lp.top[:]
+        lp.bottom.extend(self.bottoms)
+        lp.top.extend(self.tops)
+        return lp
+
     def flops(self) -> int:
         if self.bottom_shapes is None or self.top_shapes is None:
             raise RuntimeError("run Net.infer_shapes() first")

@@ -210,13 +210,6 @@ def net_to_text(net) -> str:
         elif shape is not None:
             lines.append("input_shape { " + " ".join(f"dim: {int(d)}" for d in shape) + " }")
     for layer in net.layers:
-        lp = pb.LayerParameter()
-        lp.CopyFrom(layer.proto)
-        lp.ClearField("blobs")
-        lp.name, lp.type = layer.name, layer.type
-        del lp.bottom[:], lp.top[:]
-        lp.bottom.extend(layer.bottoms)
-        lp.top.extend(layer.tops)
-        body = to_text(lp).rstrip().replace("\n", "\n  ")
+        body = to_text(layer.to_proto()).rstrip().replace("\n", "\n  ")
         lines.append("layer {\n  " + body + "\n}")
     return "\n".join(lines) + "\n"

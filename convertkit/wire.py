@@ -347,14 +347,7 @@ def save_caffemodel(net, path: str | os.PathLike) -> None:
     with atomic_write(path, "wb") as fh:
         fh.write(head.SerializeToString(deterministic=True))
         for layer in net.layers:
-            lp = pb.LayerParameter()
-            lp.CopyFrom(layer.proto)
-            lp.ClearField("blobs")
-            lp.name, lp.type = layer.name, layer.type
-            del lp.bottom[:], lp.top[:]
-            lp.bottom.extend(layer.bottoms)
-            lp.top.extend(layer.tops)
-            body = lp.SerializeToString(deterministic=True)
+            body = layer.to_proto().SerializeToString(deterministic=True)
             arrays = [np.ascontiguousarray(b, dtype="<f4") for b in layer.blobs]
             blob_parts = []
             total = len(body)

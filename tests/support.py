@@ -66,3 +66,35 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rel: float = 1e-4, wh
     scale = max(float(np.max(np.abs(expected))) if expected.size else 0.0, 1e-30)
     err = float(np.max(np.abs(actual.astype(np.float64) - expected))) if expected.size else 0.0
     assert err <= rel * scale, f"{what}: max|diff| {err:.3g} > {rel:g} * {scale:.3g}"
+
+
+# Layer-test helpers ------------------------------------------------------------------
+
+def run_layer(layer, *bottoms):
+    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
+    before = [b.copy() for b in bottoms]
+    tops = layer.impl.forward(list(bottoms), layer.blobs)
+    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
+    assert all(t.dtype == np.float32 for t in tops)
+    for b, c in zip(bottoms, before):
+        np.testing.assert_array_equal(b, c)
+    return tops
+
+
+def oracle_net(inputs, body, tops=()):
+    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
+    (OpenCV's forward() only returns a layer's first top by name)."""
+    lines = ['name: "t"'] + [
+        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
+        for n, a in inputs.items()
+    ]
+    lines.append(f"layer {{ {body} }}")
+    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
+    return "\n".join(lines)
+
+
+def rand(shape, seed=0, lo=None, hi=None):
+    rng = np.random.default_rng(seed)
+    if lo is not None:
+        return rng.uniform(lo, hi, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)

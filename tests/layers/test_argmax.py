@@ -4,38 +4,7 @@ shape errors, FLOPs. OpenCV dnn has no Caffe ArgMax, so plain numpy is the oracl
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 def body_for(param):
@@ -47,10 +16,10 @@ def test_no_axis_index_and_value(shape):
     x = rand(shape, 1)
     flat = x.reshape(2, -1)
     layer = make_layer(body_for(""))
-    out = run(layer, x)[0]
+    out = run_layer(layer, x)[0]
     assert out.shape == (2, 1, 1, 1)
     np.testing.assert_array_equal(out.ravel(), flat.argmax(1))
-    both = run(make_layer(body_for("out_max_val: true top_k: 3")), x)[0]
+    both = run_layer(make_layer(body_for("out_max_val: true top_k: 3")), x)[0]
     assert both.shape == (2, 2, 3, 1)
     order = np.argsort(-flat, axis=1)[:, :3]
     np.testing.assert_array_equal(both[:, 0, :, 0], order)
@@ -59,7 +28,7 @@ def test_no_axis_index_and_value(shape):
 
 def test_no_axis_on_two_axis_bottom_pads_to_three_axes():
     x = rand((2, 7), 2)
-    out = run(make_layer(body_for("top_k: 2")), x)[0]
+    out = run_layer(make_layer(body_for("top_k: 2")), x)[0]
     assert out.shape == (2, 1, 2)
     np.testing.assert_array_equal(out[:, 0], np.argsort(-x, axis=1)[:, :2])
 
@@ -67,21 +36,21 @@ def test_no_axis_on_two_axis_bottom_pads_to_three_axes():
 @pytest.mark.parametrize("shape", [(2, 19, 5, 4), (2, 4, 7, 9)])
 def test_axis_indices_and_values(shape):
     x = rand(shape, 3)
-    idx = run(make_layer(body_for("axis: 1")), x)[0]
+    idx = run_layer(make_layer(body_for("axis: 1")), x)[0]
     assert idx.shape == (shape[0], 1) + shape[2:]
     np.testing.assert_array_equal(idx[:, 0], x.argmax(1))
-    vals = run(make_layer(body_for("axis: 1 top_k: 2 out_max_val: true")), x)[0]
+    vals = run_layer(make_layer(body_for("axis: 1 top_k: 2 out_max_val: true")), x)[0]
     assert vals.shape == (shape[0], 2) + shape[2:]
     srt = -np.sort(-x, axis=1)
     np.testing.assert_array_equal(vals, srt[:, :2])
-    last = run(make_layer(body_for("axis: -1 top_k: 3")), x)[0]
+    last = run_layer(make_layer(body_for("axis: -1 top_k: 3")), x)[0]
     np.testing.assert_array_equal(last, np.argsort(-x, axis=-1, kind="stable")[..., :3])
 
 
 def test_ties_go_to_the_larger_index():
     x = np.array([[[[1.0]], [[3.0]], [[3.0]], [[2.0]], [[3.0]]]], np.float32)  # 1x5x1x1
-    np.testing.assert_array_equal(run(make_layer(body_for("axis: 1")), x)[0].ravel(), [4])
-    np.testing.assert_array_equal(run(make_layer(body_for("top_k: 4")), x)[0].ravel(), [4, 2, 1, 3])
+    np.testing.assert_array_equal(run_layer(make_layer(body_for("axis: 1")), x)[0].ravel(), [4])
+    np.testing.assert_array_equal(run_layer(make_layer(body_for("top_k: 4")), x)[0].ravel(), [4, 2, 1, 3])
 
 
 def test_errors_and_flops():

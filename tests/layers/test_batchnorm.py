@@ -3,38 +3,7 @@ s == 0), eps from batch_norm_param, use_global_stats: false, shapes, FLOPs."""
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 def blobs_for(c, s, seed):
@@ -58,8 +27,8 @@ def test_matches_opencv_and_formula(shape, s):
     assert layer.params.use_global_stats and layer.params.eps == pytest.approx(1e-3)
     assert layer.impl.blob_shapes([shape]) == [(shape[1],), (shape[1],), (1,)]
     x = rand(shape, 2)
-    ours = run(layer, x)[0]
-    ref = opencv_forward(net({"x": x}, body), {"b": blobs}, {"x": x}, ["b"])["b"]
+    ours = run_layer(layer, x)[0]
+    ref = opencv_forward(oracle_net({"x": x}, body), {"b": blobs}, {"x": x}, ["b"])["b"]
     assert_close(ours, ref, rel=1e-5)
     assert_close(ours, formula(x, mean, var, 1e-3), rel=1e-5)
 
@@ -69,10 +38,10 @@ def test_default_eps_and_zero_scale_factor():
     blobs, mean, var = blobs_for(3, 1.0, 4)
     layer = make_layer('name: "b" type: "BatchNorm" bottom: "x" top: "x"', blobs)
     assert layer.params.eps == pytest.approx(1e-5)
-    assert_close(run(layer, x)[0], formula(x, mean, var, 1e-5), rel=1e-5)
+    assert_close(run_layer(layer, x)[0], formula(x, mean, var, 1e-5), rel=1e-5)
     # s == 0: Caffe uses zero statistics, so y = x / sqrt(eps).
     zero = [blobs[0], blobs[1], np.zeros(1, np.float32)]
-    out = run(make_layer('name: "b" type: "BatchNorm" bottom: "x" top: "x"', zero), x)[0]
+    out = run_layer(make_layer('name: "b" type: "BatchNorm" bottom: "x" top: "x"', zero), x)[0]
     assert_close(out, x / np.sqrt(1e-5), rel=1e-5)
 
 
@@ -85,7 +54,7 @@ def test_use_global_stats_false_uses_batch_statistics():
     assert not layer.params.use_global_stats
     x64 = x.astype(np.float64)
     mean, var = x64.mean((0, 2, 3)), x64.var((0, 2, 3))
-    assert_close(run(layer, x)[0], formula(x, mean, var, 1e-5), rel=1e-5)
+    assert_close(run_layer(layer, x)[0], formula(x, mean, var, 1e-5), rel=1e-5)
 
 
 def test_flops():

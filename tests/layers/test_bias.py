@@ -3,38 +3,7 @@ broadcast formula (OpenCV dnn has no Bias type); shape errors; FLOPs."""
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (2, 4, 7, 9)])
@@ -43,7 +12,7 @@ def test_one_bottom_formula(shape):
     body = 'name: "b" type: "Bias" bottom: "x" top: "b"'
     assert make_layer(body).impl.blob_shapes([shape]) == [(c,)]
     b, x = rand((c,), 1), rand(shape, 2)
-    assert_close(run(make_layer(body, [b]), x)[0], x.astype(np.float64) + b.reshape(1, c, 1, 1), rel=1e-6)
+    assert_close(run_layer(make_layer(body, [b]), x)[0], x.astype(np.float64) + b.reshape(1, c, 1, 1), rel=1e-6)
 
 
 def test_axis_and_num_axes():
@@ -51,17 +20,17 @@ def test_axis_and_num_axes():
     body = 'name: "b" type: "Bias" bottom: "x" top: "b" bias_param { axis: 2 num_axes: -1 }'
     assert make_layer(body).impl.blob_shapes([x.shape]) == [(5, 4)]
     b = rand((5, 4), 4)
-    assert_close(run(make_layer(body, [b]), x)[0], x + b, rel=1e-6)
+    assert_close(run_layer(make_layer(body, [b]), x)[0], x + b, rel=1e-6)
     scalar = 'name: "b" type: "Bias" bottom: "x" top: "b" bias_param { num_axes: 0 }'
     assert make_layer(scalar).impl.blob_shapes([x.shape]) == [()]
-    assert_close(run(make_layer(scalar, [np.array(0.75, np.float32)]), x)[0], x + 0.75, rel=1e-6)
+    assert_close(run_layer(make_layer(scalar, [np.array(0.75, np.float32)]), x)[0], x + 0.75, rel=1e-6)
 
 
 def test_two_bottoms():
     x, y = rand((2, 3, 5, 4), 5), rand((2, 3), 6)
     layer = make_layer('name: "b" type: "Bias" bottom: "x" bottom: "y" top: "b" bias_param { axis: 0 }')
     assert layer.impl.blob_shapes([x.shape, y.shape]) == []
-    assert_close(run(layer, x, y)[0], x + y[:, :, None, None], rel=1e-6)
+    assert_close(run_layer(layer, x, y)[0], x + y[:, :, None, None], rel=1e-6)
 
 
 def test_mismatch_names_layer_and_shapes_and_flops():

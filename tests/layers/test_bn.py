@@ -4,38 +4,7 @@ has no BN type, so the oracle is the formula written out here."""
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 def bn_blobs(c, seed):
@@ -65,16 +34,16 @@ def test_default_eps_matches_torch_eval_formula(shape):
     assert layer.params.eps == pytest.approx(1e-5)
     assert layer.params.frozen and layer.params.momentum == pytest.approx(0.95)
     x = rand(shape, 2)
-    assert_close(run(layer, x)[0], torch_eval_bn(x, blobs, 1e-5), rel=1e-5)
+    assert_close(run_layer(layer, x)[0], torch_eval_bn(x, blobs, 1e-5), rel=1e-5)
 
 
 def test_eps_from_prototxt_is_honoured():
     shape = (2, 4, 5, 6)
     blobs, x = bn_blobs(4, 3), rand(shape, 4)
-    default = run(make_layer(BODY.format(extra=""), blobs), x)[0]
+    default = run_layer(make_layer(BODY.format(extra=""), blobs), x)[0]
     layer = make_layer(BODY.format(extra="eps: 0.001"), blobs)
     assert layer.params.eps == pytest.approx(1e-3)
-    ours = run(layer, x)[0]
+    ours = run_layer(layer, x)[0]
     assert_close(ours, torch_eval_bn(x, blobs, 1e-3), rel=1e-5)
     # eps 1e-3 is visibly different from the default on the small-variance channel.
     assert np.max(np.abs(ours - default)) > 1e-2 * np.max(np.abs(default))
@@ -82,7 +51,7 @@ def test_eps_from_prototxt_is_honoured():
 
 def test_variance_is_not_std_and_stats_are_frozen():
     blobs, x = bn_blobs(3, 5), rand((2, 3, 4, 4), 6)
-    ours = run(make_layer(BODY.format(extra=""), blobs), x)[0]
+    ours = run_layer(make_layer(BODY.format(extra=""), blobs), x)[0]
     slope, bias, mean, var = (b.astype(np.float64) for b in blobs)
     as_std = (x - mean) / (var + 1e-5) * slope + bias  # reading blob 3 as a std
     assert np.max(np.abs(ours - as_std)) > 0.1
@@ -95,7 +64,7 @@ def test_two_axis_bottom_blob_shapes_and_flops():
     assert layer.impl.blob_shapes([(2, 5, 7, 3)]) == [(1, 5, 1, 1)] * 4
     assert layer.impl.flops([(2, 5, 7, 3)], [(2, 5, 7, 3)]) == 210
     blobs, x = bn_blobs(5, 7), rand((2, 5), 8)
-    assert_close(run(make_layer(BODY.format(extra=""), blobs), x)[0], torch_eval_bn(x, blobs, 1e-5), rel=1e-5)
+    assert_close(run_layer(make_layer(BODY.format(extra=""), blobs), x)[0], torch_eval_bn(x, blobs, 1e-5), rel=1e-5)
 
 
 def test_five_axis_bottom_is_refused():

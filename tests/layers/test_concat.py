@@ -3,37 +3,8 @@ the mismatch message, FLOPs."""
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
 
 from convertkit.errors import PrototxtError
 
@@ -47,10 +18,10 @@ def test_matches_opencv(axis, param):
     xs = {n: rand(tuple(s), i) for i, (n, s) in enumerate(zip("abc", shapes))}
     body = f'name: "cat" type: "Concat" bottom: "a" bottom: "b" bottom: "c" top: "cat" {param}'
     layer = make_layer(body)
-    ours = run(layer, *xs.values())[0]
+    ours = run_layer(layer, *xs.values())[0]
     np.testing.assert_array_equal(ours, np.concatenate(list(xs.values()), axis))
     cv_body = body.replace("concat_dim", "axis")
-    ref = opencv_forward(net(xs, cv_body), {}, xs, ["cat"])["cat"]
+    ref = opencv_forward(oracle_net(xs, cv_body), {}, xs, ["cat"])["cat"]
     assert_close(ours, ref, rel=1e-5)
     assert layer.impl.flops([x.shape for x in xs.values()], [ours.shape]) == 0
 
@@ -58,11 +29,11 @@ def test_matches_opencv(axis, param):
 def test_pspnet_concat_order_and_one_bottom():
     conv, p6, p3 = rand((2, 8, 7, 7), 1), rand((2, 2, 7, 7), 2), rand((2, 2, 7, 7), 3)
     layer = make_layer('name: "conv5_3_concat" type: "Concat" bottom: "conv5_3" bottom: "p6" bottom: "p3" top: "cc"')
-    out = run(layer, conv, p6, p3)[0]
+    out = run_layer(layer, conv, p6, p3)[0]
     np.testing.assert_array_equal(out[:, :8], conv)
     np.testing.assert_array_equal(out[:, 10:], p3)
     single = make_layer('name: "c" type: "Concat" bottom: "a" top: "c"')
-    np.testing.assert_array_equal(run(single, conv)[0], conv)
+    np.testing.assert_array_equal(run_layer(single, conv)[0], conv)
 
 
 def test_mismatch_names_layer_and_shapes():

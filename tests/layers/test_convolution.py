@@ -7,11 +7,7 @@ import pytest
 
 from convertkit.errors import PrototxtError, ShapeError
 from convertkit.layers.convolution import _pick_strategy, conv2d
-from support import assert_close, make_layer, opencv_forward
-
-
-def rand(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+from support import assert_close, make_layer, opencv_forward, rand
 
 
 def naive_conv(x, w, b, stride, pad, dil, group):

@@ -5,11 +5,7 @@ import numpy as np
 import pytest
 
 from convertkit.errors import ShapeError
-from support import make_layer, opencv_forward
-
-
-def rand(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+from support import make_layer, opencv_forward, rand
 
 
 def crop_text(params, name="crop"):

@@ -3,37 +3,7 @@ comparison order, coefficient rules, the shape-mismatch message ICNet users see,
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 CASES = [
@@ -49,8 +19,8 @@ CASES = [
 def test_three_bottoms_match_opencv_and_formula(shape, param, formula):
     xs = {n: rand(shape, i) for i, n in enumerate("abc")}
     body = f'name: "e" type: "Eltwise" bottom: "a" bottom: "b" bottom: "c" top: "e" {param}'
-    ours = run(make_layer(body), *xs.values())[0]
-    ref = opencv_forward(net(xs, body), {}, xs, ["e"])["e"]
+    ours = run_layer(make_layer(body), *xs.values())[0]
+    ref = opencv_forward(oracle_net(xs, body), {}, xs, ["e"])["e"]
     assert_close(ours, ref, rel=1e-5)
     assert_close(ours, formula(*(v.astype(np.float64) for v in xs.values())), rel=1e-6)
 
@@ -59,7 +29,7 @@ def test_two_bottom_sum_is_exact():
     a, b = rand((2, 3, 5, 5), 1), rand((2, 3, 5, 5), 2)
     layer = make_layer('name: "e" type: "Eltwise" bottom: "a" bottom: "b" top: "e"')
     assert layer.params.operation == "SUM" and layer.params.coeffs == ()
-    np.testing.assert_array_equal(run(layer, a, b)[0], a + b)
+    np.testing.assert_array_equal(run_layer(layer, a, b)[0], a + b)
 
 
 def test_max_follows_caffes_comparisons():
@@ -69,7 +39,7 @@ def test_max_follows_caffes_comparisons():
     b = np.array([[1.0, np.nan, 1.0]], np.float32)
     c = np.array([[0.0, 5.0, np.nan]], np.float32)
     layer = make_layer('name: "e" type: "Eltwise" bottom: "a" bottom: "b" bottom: "c" top: "e" eltwise_param { operation: MAX }')
-    out = run(layer, a, b, c)[0]
+    out = run_layer(layer, a, b, c)[0]
     np.testing.assert_array_equal(out, np.array([[1.0, np.nan, 2.0]], np.float32))
 
 

@@ -6,11 +6,7 @@ import numpy as np
 import pytest
 
 from convertkit.errors import PrototxtError, ShapeError
-from support import assert_close, make_layer, opencv_forward
-
-
-def rand(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+from support import assert_close, make_layer, opencv_forward, rand
 
 
 def lrn_text(params, name="n"):

@@ -3,38 +3,7 @@ FLOPs."""
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 def formula(x, normalize_variance, across_channels, eps):
@@ -53,20 +22,20 @@ def test_matches_formula_and_opencv(shape, nv, ac, eps):
     body = (f'name: "m" type: "MVN" bottom: "x" top: "m" mvn_param {{ normalize_variance: {str(nv).lower()} '
             f'across_channels: {str(ac).lower()} eps: {eps} }}')
     layer = make_layer(body)
-    ours = run(layer, x)[0]
+    ours = run_layer(layer, x)[0]
     assert_close(ours, formula(x, nv, ac, eps), rel=1e-5)
     assert layer.impl.flops([shape], [shape]) == int(np.prod(shape))
     if eps < 1e-6:
         # OpenCV divides by sqrt(var + eps), Caffe by sqrt(var) + eps: they agree
         # only where eps is negligible.
-        ref = opencv_forward(net({"x": x}, body), {}, {"x": x}, ["m"])["m"]
+        ref = opencv_forward(oracle_net({"x": x}, body), {}, {"x": x}, ["m"])["m"]
         assert_close(ours, ref, rel=1e-5)
 
 
 def test_eps_is_added_to_the_std():
     x = rand((2, 3, 5, 4), 2)
     layer = make_layer('name: "m" type: "MVN" bottom: "x" top: "m" mvn_param { eps: 0.5 }')
-    ours = run(layer, x)[0]
+    ours = run_layer(layer, x)[0]
     c = x.astype(np.float64) - x.mean((2, 3), keepdims=True)
     inside = c / np.sqrt((c ** 2).mean((2, 3), keepdims=True) + 0.5)
     assert np.max(np.abs(ours - inside)) > 1e-2

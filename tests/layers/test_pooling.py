@@ -7,14 +7,10 @@ import numpy as np
 import pytest
 
 from convertkit.errors import PrototxtError, ShapeError
-from support import assert_close, make_layer, opencv_forward
+from support import assert_close, make_layer, opencv_forward, rand
 
 FLT_MAX = np.finfo(np.float32).max
 FLT_MIN = np.finfo(np.float32).tiny
-
-
-def rand(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
 def caffe_pool(x, method, k, s, p, out_hw):

@@ -3,37 +3,7 @@ constant-output special cases, FLOPs."""
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 CASES = [
@@ -49,8 +19,8 @@ CASES = [
 def test_matches_opencv(shape, param):
     x = rand(shape, 1)
     body = f'name: "p" type: "Power" bottom: "x" top: "p" {param}'
-    ours = run(make_layer(body), x)[0]
-    ref = opencv_forward(net({"x": x}, body), {}, {"x": x}, ["p"])["p"]
+    ours = run_layer(make_layer(body), x)[0]
+    ref = opencv_forward(oracle_net({"x": x}, body), {}, {"x": x}, ["p"])["p"]
     assert_close(ours, ref, rel=1e-5)
 
 
@@ -63,7 +33,7 @@ def test_plain_formula(power, scale, shift):
     )
     assert (layer.params.power, layer.params.scale, layer.params.shift) == (power, scale, shift)
     want = (shift + scale * x.astype(np.float64)) ** power
-    assert_close(run(layer, x)[0], want, rel=1e-5)
+    assert_close(run_layer(layer, x)[0], want, rel=1e-5)
 
 
 def test_constant_cases_and_flops():
@@ -71,12 +41,12 @@ def test_constant_cases_and_flops():
     x[0, 0, 0, :2] = [np.inf, -np.inf]  # Caffe never reads x here: even inf gives the constant
     # power * scale == 0: Caffe fills with 1 (power 0) or shift^power (scale 0).
     zero_power = make_layer('name: "p" type: "Power" bottom: "x" top: "p" power_param { power: 0 shift: -2 }')
-    np.testing.assert_array_equal(run(zero_power, x)[0], np.ones_like(x))
+    np.testing.assert_array_equal(run_layer(zero_power, x)[0], np.ones_like(x))
     zero_scale = make_layer('name: "p" type: "Power" bottom: "x" top: "p" power_param { power: 3 scale: 0 shift: 2 }')
-    np.testing.assert_array_equal(run(zero_scale, x)[0], np.full_like(x, 8))
+    np.testing.assert_array_equal(run_layer(zero_scale, x)[0], np.full_like(x, 8))
     identity = make_layer('name: "p" type: "Power" bottom: "x" top: "p"')
     x = rand((2, 3, 3, 5), 4)
-    out = run(identity, x)[0]
+    out = run_layer(identity, x)[0]
     np.testing.assert_array_equal(out, x)
     assert out is not x
     assert identity.impl.flops([x.shape], [x.shape]) == 90

@@ -2,37 +2,7 @@
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (2, 4, 7, 9)])
@@ -45,8 +15,8 @@ def test_matches_opencv(shape, shared):
     assert layer.impl.blob_shapes([shape]) == [(1,) if shared else (c,)]
     slope = rand((1,) if shared else (c,), 2, -0.9, 0.9)
     layer = make_layer(body, [slope])
-    ours = run(layer, x)[0]
-    ref = opencv_forward(net({"x": x}, body), {"p": [slope]}, {"x": x}, ["p"])["p"]
+    ours = run_layer(layer, x)[0]
+    ref = opencv_forward(oracle_net({"x": x}, body), {"p": [slope]}, {"x": x}, ["p"])["p"]
     assert_close(ours, ref, rel=1e-5)
     # The formula, channel by channel.
     s = np.broadcast_to(slope.astype(np.float64), (c,)).reshape(1, c, 1, 1)
@@ -60,7 +30,7 @@ def test_two_axis_bottom_and_flops():
     layer = make_layer('name: "p" type: "PReLU" bottom: "x" top: "p"', [slope])
     assert layer.impl.blob_shapes([(2, 5)]) == [(5,)]
     x64 = x.astype(np.float64)
-    assert_close(run(layer, x)[0], np.where(x64 > 0, x64, slope * x64), rel=1e-6)
+    assert_close(run_layer(layer, x)[0], np.where(x64 > 0, x64, slope * x64), rel=1e-6)
     assert layer.impl.flops([(2, 5)], [(2, 5)]) == 10
 
 

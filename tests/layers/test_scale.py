@@ -3,38 +3,7 @@ bottoms, against OpenCV dnn and the formula; ICNet's data_sub1; shape errors; FL
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (2, 4, 7, 9)])
@@ -46,8 +15,8 @@ def test_one_bottom_matches_opencv(shape, bias):
     assert layer.impl.blob_shapes([shape]) == [(c,)] * (2 if bias else 1)
     blobs = [rand((c,), 1, 0.5, 2.0)] + ([rand((c,), 2)] if bias else [])
     x = rand(shape, 3)
-    ours = run(make_layer(body, blobs), x)[0]
-    ref = opencv_forward(net({"x": x}, body), {"s": blobs}, {"x": x}, ["s"])["s"]
+    ours = run_layer(make_layer(body, blobs), x)[0]
+    ref = opencv_forward(oracle_net({"x": x}, body), {"s": blobs}, {"x": x}, ["s"])["s"]
     assert_close(ours, ref, rel=1e-5)
     want = x.astype(np.float64) * blobs[0].reshape(1, c, 1, 1) + (blobs[1].reshape(1, c, 1, 1) if bias else 0)
     assert_close(ours, want, rel=1e-6)
@@ -59,8 +28,8 @@ def test_two_bottoms_match_opencv(ysh, param):
     body = f'name: "s" type: "Scale" bottom: "x" bottom: "y" top: "s" {param}'
     layer = make_layer(body)
     assert layer.impl.blob_shapes([x.shape, y.shape]) == []
-    ours = run(layer, x, y)[0]
-    ref = opencv_forward(net({"x": x, "y": y}, body), {}, {"x": x, "y": y}, ["s"])["s"]
+    ours = run_layer(layer, x, y)[0]
+    ref = opencv_forward(oracle_net({"x": x, "y": y}, body), {}, {"x": x, "y": y}, ["s"])["s"]
     assert_close(ours, ref, rel=1e-5)
 
 
@@ -69,7 +38,7 @@ def test_two_bottoms_with_bias_formula():
     body = 'name: "s" type: "Scale" bottom: "x" bottom: "y" top: "s" scale_param { bias_term: true }'
     assert make_layer(body).impl.blob_shapes([x.shape, y.shape]) == [(3, 5)]
     b = rand((3, 5), 8)
-    ours = run(make_layer(body, [b]), x, y)[0]
+    ours = run_layer(make_layer(body, [b]), x, y)[0]
     want = x.astype(np.float64) * y[None, :, :, None] + b[None, :, :, None]
     assert_close(ours, want, rel=1e-6)
 
@@ -79,15 +48,15 @@ def test_num_axes_minus_one_zero_and_negative_axis():
     to_end = 'name: "s" type: "Scale" bottom: "x" top: "s" scale_param { num_axes: -1 }'
     assert make_layer(to_end).impl.blob_shapes([x.shape]) == [(3, 5, 4)]
     w = rand((3, 5, 4), 10)
-    assert_close(run(make_layer(to_end, [w]), x)[0], x * w[None], rel=1e-6)
+    assert_close(run_layer(make_layer(to_end, [w]), x)[0], x * w[None], rel=1e-6)
     scalar = 'name: "s" type: "Scale" bottom: "x" top: "s" scale_param { num_axes: 0 bias_term: true }'
     assert make_layer(scalar).impl.blob_shapes([x.shape]) == [(), ()]
-    out = run(make_layer(scalar, [np.array(2.5, np.float32), np.array(-1, np.float32)]), x)[0]
+    out = run_layer(make_layer(scalar, [np.array(2.5, np.float32), np.array(-1, np.float32)]), x)[0]
     assert_close(out, x.astype(np.float64) * 2.5 - 1, rel=1e-6)
     last = 'name: "s" type: "Scale" bottom: "x" top: "s" scale_param { axis: -1 }'
     assert make_layer(last).impl.blob_shapes([x.shape]) == [(4,)]
     w4 = rand((4,), 11)
-    assert_close(run(make_layer(last, [w4]), x)[0], x * w4, rel=1e-6)
+    assert_close(run_layer(make_layer(last, [w4]), x)[0], x * w4, rel=1e-6)
 
 
 def test_icnet_data_sub1_has_a_three_channel_blob():
@@ -97,7 +66,7 @@ def test_icnet_data_sub1_has_a_three_channel_blob():
     assert layer.params.axis == 1 and layer.params.num_axes == 1 and not layer.params.bias_term
     assert layer.impl.blob_shapes([(1, 3, 1025, 2049)]) == [(3,)]
     x = rand((2, 3, 9, 17), 12)
-    np.testing.assert_array_equal(run(make_layer(body, [np.ones(3, np.float32)]), x)[0], x)
+    np.testing.assert_array_equal(run_layer(make_layer(body, [np.ones(3, np.float32)]), x)[0], x)
 
 
 def test_shape_errors_name_layer_and_shapes():

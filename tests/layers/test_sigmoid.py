@@ -2,45 +2,15 @@
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 5, 4), (2, 4, 7, 9)])
 def test_matches_opencv(shape):
     x = rand(shape, 1) * 4
     body = 'name: "s" type: "Sigmoid" bottom: "x" top: "s"'
-    ours = run(make_layer(body), x)[0]
-    ref = opencv_forward(net({"x": x}, body), {}, {"x": x}, ["s"])["s"]
+    ours = run_layer(make_layer(body), x)[0]
+    ref = opencv_forward(oracle_net({"x": x}, body), {}, {"x": x}, ["s"])["s"]
     assert_close(ours, ref, rel=1e-5)
 
 
@@ -48,7 +18,7 @@ def test_plain_formula_and_saturation():
     x = np.concatenate([rand((2, 3, 5, 5), 2) * 6, np.full((2, 1, 5, 5), -200, np.float32)], 1)
     layer = make_layer('name: "s" type: "Sigmoid" bottom: "x" top: "s"')
     with np.errstate(over="raise", invalid="raise"):
-        ours = run(layer, x)[0]
+        ours = run_layer(layer, x)[0]
     assert_close(ours, 1 / (1 + np.exp(-x.astype(np.float64))), rel=1e-6)
     assert np.all(ours[:, 3] == 0)
     assert layer.impl.flops([x.shape], [x.shape]) == x.size

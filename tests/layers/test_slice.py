@@ -3,38 +3,7 @@ parity, errors naming the layer and shape, FLOPs."""
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 @pytest.mark.parametrize("shape,param,want", [
@@ -46,13 +15,13 @@ def test_matches_opencv_and_indexing(shape, param, want):
     x = rand(shape, 1)
     body = f'name: "sl" type: "Slice" bottom: "x" top: "a" top: "b" top: "c" {param}'
     layer = make_layer(body)
-    ours = run(layer, x)
+    ours = run_layer(layer, x)
     axis = layer.impl._axis(len(shape))
     for o, (lo, hi) in zip(ours, want):
         np.testing.assert_array_equal(o, np.take(x, range(lo, hi), axis=axis))
     # OpenCV ignores the deprecated slice_dim: its reference runs with the same axis.
     cv_body = body.replace("slice_dim", "axis")
-    ref = opencv_forward(net({"x": x}, cv_body, "abc"), {}, {"x": x}, ["out_a", "out_b", "out_c"])
+    ref = opencv_forward(oracle_net({"x": x}, cv_body, "abc"), {}, {"x": x}, ["out_a", "out_b", "out_c"])
     for o, t in zip(ours, "abc"):
         assert_close(o, ref[f"out_{t}"], rel=1e-5)
     assert layer.impl.flops([shape], [o.shape for o in ours]) == 0

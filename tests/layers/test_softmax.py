@@ -3,38 +3,7 @@ large logits, FLOPs."""
 import numpy as np
 import pytest
 
-from support import assert_close, make_layer, opencv_forward
-
-
-def run(layer, *bottoms):
-    """Our forward; checks the tops against reshape() and that bottoms are untouched."""
-    before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
-    assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
-    assert all(t.dtype == np.float32 for t in tops)
-    for b, c in zip(bottoms, before):
-        np.testing.assert_array_equal(b, c)
-    return tops
-
-
-def net(inputs, body, tops=()):
-    """A prototxt for OpenCV: inputs, the layer, and an identity Power per extra top
-    (OpenCV's forward() only returns a layer's first top by name)."""
-    lines = ['name: "t"'] + [
-        f'input: "{n}" input_shape {{ {" ".join(f"dim: {d}" for d in a.shape)} }}'
-        for n, a in inputs.items()
-    ]
-    lines.append(f"layer {{ {body} }}")
-    lines += [f'layer {{ name: "out_{t}" type: "Power" bottom: "{t}" top: "out_{t}" }}' for t in tops]
-    return "\n".join(lines)
-
-
-def rand(shape, seed=0, lo=None, hi=None):
-    rng = np.random.default_rng(seed)
-    if lo is not None:
-        return rng.uniform(lo, hi, shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 
 def formula(x, axis):
@@ -49,8 +18,8 @@ def test_matches_opencv_and_formula(shape, axis, param):
     x = rand(shape, 1) * 4
     body = f'name: "prob" type: "Softmax" bottom: "x" top: "prob" {param}'
     layer = make_layer(body)
-    ours = run(layer, x)[0]
-    ref = opencv_forward(net({"x": x}, body), {}, {"x": x}, ["prob"])["prob"]
+    ours = run_layer(layer, x)[0]
+    ref = opencv_forward(oracle_net({"x": x}, body), {}, {"x": x}, ["prob"])["prob"]
     assert_close(ours, ref, rel=1e-5)
     assert_close(ours, formula(x, axis), rel=1e-6)
 
@@ -59,7 +28,7 @@ def test_large_logits_are_stable_and_flops():
     x = rand((2, 5, 3, 3), 2) * 10 + 1000
     layer = make_layer('name: "prob" type: "Softmax" bottom: "x" top: "prob"')
     with np.errstate(over="raise", invalid="raise"):
-        ours = run(layer, x)[0]
+        ours = run_layer(layer, x)[0]
     assert_close(ours, formula(x, 1), rel=1e-5)
     assert_close(ours.sum(1), np.ones((2, 3, 3)), rel=1e-6)
     assert layer.impl.flops([x.shape], [x.shape]) == x.size
