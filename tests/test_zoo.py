@@ -36,9 +36,6 @@ SMALL = {
 
 
 def _run(net, batch, **kw):
-    # Shapes for this batch first: the runtime re-infers only when the input differs
-    # from the *declared* shape, not from the last batch it ran.
-    net.infer_shapes({"data": batch.shape})
     return forward(net, {"data": batch}, **kw)
 
 
