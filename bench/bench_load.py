@@ -1,6 +1,6 @@
 """Load a PSPNet101-size caffemodel: time and peak memory against reading its bytes.
 
-    python bench/bench_load.py [--repeat 3] [--keep DIR] [--json]
+    .venv/bin/python bench/bench_load.py [--repeat 3] [--keep DIR] [--json]
 
 Generates (once, cached in DIR, default .bench/) a caffemodel with the exact blob
 shapes of pspnet101_cityscapes_713 (557 blobs, 65.8M floats, ~263 MB) and random
@@ -25,10 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from _env import require
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+require(__file__)
+
+import numpy as np  # noqa: E402
 
 CHILD = r"""
 import json, sys, time, resource
@@ -80,9 +83,10 @@ def make_model(directory: Path) -> tuple[Path, Path]:
     proto.write_text(zoo.make_prototxt("pspnet101"))
     net = convertkit.load(proto)
     rng = np.random.default_rng(0)
+    plan = net.plan()
     for layer in net.layers:
-        layer.blobs = [rng.standard_normal(s, dtype=np.float32)
-                       for s in layer.impl.blob_shapes(layer.bottom_shapes)]
+        layer.params = [rng.standard_normal(s, dtype=np.float32)
+                        for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
     save_caffemodel(net, model)
     return proto, model
 

@@ -1,6 +1,6 @@
 """The numpy reference runtime against OpenCV dnn on the same net, same run.
 
-    python bench/bench_runtime.py [--net icnet] [--repeat 3] [--threads N] [--json]
+    .venv/bin/python bench/bench_runtime.py [--net icnet] [--repeat 3] [--threads N] [--json]
 
 Builds the zoo model at its official size (icnet: 1025x2049, BN kept, seeded weights),
 rewrites it for OpenCV (convertkit.passes.opencv), and times one forward pass of a
@@ -17,8 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from _env import CORE, require
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+require(__file__, (*CORE, "cv2"))
 
 
 def main() -> int:
@@ -38,13 +41,13 @@ def main() -> int:
     from convertkit import zoo
     from convertkit.preprocess import preprocess, sample_images
     from convertkit.runtime.numpy import forward
-    from convertkit.runtime.opencv import OpenCVNet
+    from convertkit.runtime.opencv import OpenCVRuntime
 
     cv2.setNumThreads(args.threads)
     _, net = zoo.make(args.net, bn=args.bn)
     hw = net.inputs["data"][2:]
     x = preprocess(sample_images()[0], hw)
-    cv = OpenCVNet(net)
+    cv = OpenCVRuntime(net)
 
     def best(fn):
         fn()  # warm-up: allocations, BLAS/OpenCV thread pools

@@ -1,6 +1,6 @@
 """Time `zoo make` at the official sizes (issue #3: under a minute each on 2 cores).
 
-    python bench/bench_zoo.py [--json]
+    .venv/bin/python bench/bench_zoo.py [--json]
 
 For each model, the time of the whole make (definition, weights, calibration on the
 sample photographs, caffemodel written) is printed next to a baseline measured in the
@@ -16,8 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _env import require
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+require(__file__)
 
 MODELS = [("icnet", "keep"), ("icnet", "merge"), ("pspnet50", "keep"), ("pspnet101", "keep")]
 

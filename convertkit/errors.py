@@ -47,3 +47,37 @@ class ShapeError(ConvertError):
 
 class UsageError(ConvertError):
     """A request convertkit cannot honour (bad option value, unknown zoo name, size)."""
+
+
+class FileKindError(InputFileError):
+    """A file is of another kind than the one asked for (an image given as the
+    caffemodel, a pickle given as an input array). Reads "X is a PNG image, not ...":
+    the cause follows the file name without a colon."""
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.cause}" if self.path else self.cause
+
+
+class PrototxtKindError(FileKindError, PrototxtError):
+    """What was given as the prototxt is some other kind of file."""
+
+
+class CaffemodelKindError(FileKindError, CaffemodelError):
+    """What was given as the caffemodel is some other kind of file."""
+
+
+class OutputFileError(ConvertError):
+    """An output cannot be written where asked: it exists (and --force was not
+    given), it is one of the inputs, or its extension does not fit what is written."""
+
+
+class MappingError(ConvertError):
+    """A mapping table cannot be read (TOML syntax, an unknown field, a bad rule), or
+    does not fit the net: Caffe params no rule maps, target keys produced twice,
+    shapes that disagree. ``problems`` lists every offender; the message names them
+    all at once."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None,
+                 path: str | None = None, layer: str | None = None):
+        self.problems = list(problems or [])
+        super().__init__(message, path=path, layer=layer)

@@ -9,9 +9,9 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
-from .errors import InputFileError
+from .errors import FileKindError, InputFileError, OutputFileError
 
 
 @contextlib.contextmanager
@@ -50,3 +50,140 @@ def read_bytes(path: str | os.PathLike, what: str = "file") -> bytes:
         raise InputFileError(f"{what} is a directory", path=path) from None
     except OSError as exc:
         raise InputFileError(f"cannot read {what}: {exc.strerror}", path=path) from None
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file: equal once resolved (symlinks, ``..``), or
+    the same inode (hard links, case-insensitive file systems)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def check_outputs(outputs: Iterable[str | os.PathLike], *,
+                  inputs: Iterable[str | os.PathLike | None] = (), force: bool = False,
+                  suffix: str | None = None, what: str | None = None) -> None:
+    """The one check every command runs before it writes (the CLI convention).
+
+    For each output file, in this order: it must not be one of ``inputs``, even with
+    ``force``; its extension must be ``suffix`` (when given; ``what`` says what is
+    written, for the message); an existing file is replaced only with ``force``, and
+    never a directory. Raises OutputFileError naming the file.
+    """
+    inputs = [p for p in inputs if p is not None]
+    for out in outputs:
+        out = Path(out)
+        for inp in inputs:
+            if same_file(out, inp):
+                which = "an input" if str(inp) == str(out) else f"the input {inp} (the same file)"
+                raise OutputFileError(f"this is {which}; an output never replaces an input, "
+                                      "even with --force: choose another output", path=out)
+        if suffix is not None and out.suffix.lower() != suffix:
+            got = f"'{out.suffix}'" if out.suffix else "no extension"
+            raise OutputFileError(f"the output must end in {suffix} ({what or suffix + ' file'}), "
+                                  f"not {got}", path=out)
+        if out.is_dir():
+            raise OutputFileError("a directory of that name is in the way", path=out)
+        if os.path.lexists(out) and not force:
+            raise OutputFileError("already exists; pass --force to replace it", path=out)
+
+
+def check_output_dir(directory: str | os.PathLike, file_suffixes: Iterable[str] = ()) -> Path:
+    """An output directory (created later, when written): not an existing file, and
+    not named like one of the files written in it (``-o net.prototxt`` by mistake)."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise OutputFileError("a file of that name is in the way; -o/--output takes a "
+                              "directory here", path=directory)
+    if not directory.exists() and directory.suffix.lower() in {s.lower() for s in file_suffixes}:
+        raise OutputFileError(f"-o/--output takes a directory here, not a {directory.suffix} "
+                              "file (the files in it are named for you)", path=directory)
+    return directory
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape) if len(shape) else "a scalar"
+
+
+def _npy_header(path: Path):
+    """(shape, dtype) from a .npy header, without reading the data."""
+    import numpy as np
+
+    fmt = np.lib.format
+    with open(path, "rb") as fh:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(fh)
+        else:
+            shape, _, dtype = fmt._read_array_header(fh, version)  # 3.0: no public reader
+    return tuple(shape), dtype
+
+
+#: The sentence for pickled inputs (never numpy's, which suggests allow_pickle).
+PICKLE_REFUSED = ("pickles are never loaded: save a plain float32 array with "
+                  "numpy.save(path, array)")
+
+
+def read_input_array(path: str | os.PathLike, name: str, declared, source) -> "np.ndarray":
+    """An input array from a plain ``.npy`` file, as float32, checked against the
+    input ``name`` that ``source`` (the prototxt) declares with shape ``declared``
+    (None: unknown). Refused with one line naming the file: anything but a .npy
+    array (pickles included), a dtype that is not floating point, a rank other than
+    the declared one, another channel count. Another batch, height or width is
+    allowed: the net is planned again for it."""
+    import numpy as np
+
+    from .sniff import sniff
+
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError("input array not found", path=path)
+    if path.is_dir():
+        raise InputFileError("input array path is a directory", path=path)
+    kind = sniff(path)
+    if kind is None:
+        raise FileKindError("is empty, not a .npy array", path=path)
+    if kind.key == "pickle":
+        raise FileKindError(f"is a Python pickle, not a .npy array; {PICKLE_REFUSED}", path=path)
+    if kind.key != "npy":
+        hint = ""
+        if kind.what.endswith(" image"):
+            hint = " (give images with --image)"
+        elif kind.key == "npz":
+            hint = " (save one array with numpy.save)"
+        raise FileKindError(f"is {kind.what}, not a .npy array{hint}", path=path)
+    try:
+        shape, dtype = _npy_header(path)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputFileError(f"is not a readable .npy array: bad header ({exc.__class__.__name__})",
+                             path=path) from None
+    if dtype.hasobject:
+        raise FileKindError(f"holds Python objects (a pickled object array); {PICKLE_REFUSED}",
+                            path=path)
+    if dtype.kind != "f":
+        raise InputFileError(f"the input array is {dtype.name} ({_shape_text(shape)}); the net "
+                             "takes floating-point values: save it as float32", path=path)
+    if declared is not None:
+        declared = tuple(declared)
+        layout = ", N,C,H,W" if len(declared) == 4 else ""
+        said = (f"the input array has shape {_shape_text(shape)} ({len(shape)}-D), but {source} "
+                f"declares input '{name}' as {_shape_text(declared)} ({len(declared)}-D{layout})")
+        if len(shape) != len(declared):
+            hint = "; add the batch axis (x[None])" if len(shape) == len(declared) - 1 else ""
+            raise InputFileError(said + hint, path=path)
+        if len(declared) >= 2 and shape[1] != declared[1]:
+            raise InputFileError(f"{said}: the channel counts differ ({shape[1]} vs {declared[1]})",
+                                 path=path)
+    if any(d == 0 for d in shape):
+        raise InputFileError(f"the input array is empty (shape {_shape_text(shape)})", path=path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        raise InputFileError("is not a readable .npy array (corrupt or truncated)",
+                             path=path) from None
+    return np.ascontiguousarray(arr, dtype=np.float32)

@@ -15,11 +15,12 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .errors import PrototxtError, ShapeError, UnsupportedLayerError, UsageError, WeightMismatchError
-from .graph import MAX_BLOB_ELEMENTS, Layer, Net
+from .graph import MAX_BLOB_ELEMENTS, Layer, Net, ShapePlan
 from .layers import is_supported
 from .layers.base import Shape, fmt_shape
 from .prototxt import ensure_file, filter_phase, parse_prototxt, upgrade
 from .proto import caffe_pb2
+from .sniff import check_inputs
 from .wire import Caffemodel, read_caffemodel
 
 
@@ -37,6 +38,7 @@ def load(
     Shapes are inferred and every layer's blobs checked against the prototxt when the
     input shapes are known; all offending layers are reported in one error.
     """
+    check_inputs(prototxt, caffemodel)  # a PNG as the caffemodel, swapped files: say so first
     if prototxt is None and caffemodel is None:
         raise UsageError("give a prototxt, a caffemodel, or both")
     model = read_caffemodel(caffemodel) if caffemodel is not None else None
@@ -73,14 +75,14 @@ def load(
             net.inputs[name] = _checked_shape(shape, f"input '{name}'", source)
     if all(s is not None for s in net.inputs.values()) and net.inputs:
         try:
-            net.infer_shapes()
+            plan = net.plan()
         except ShapeError as exc:
             exc.path = exc.path or str(source)
             raise
         if model is not None:
-            validate_blobs(net)
+            validate_params(net, plan)
     elif model is not None:
-        net.notes.append("input shapes unknown: blob shapes not checked (pass input shapes)")
+        net.notes.append("input shapes unknown: param shapes not checked (pass input shapes)")
     return net
 
 
@@ -149,7 +151,7 @@ def build_net(net_param, path=None) -> Net:
         proto.CopyFrom(lp)
         proto.ClearField("blobs")
         layer = Layer(name=lp.name, type=lp.type, bottoms=list(lp.bottom), tops=list(lp.top),
-                      proto=proto, blobs=[_blob_array(b) for b in lp.blobs])
+                      proto=proto, params=[_blob_array(b) for b in lp.blobs])
         if layer.impl.training_only:
             dropped.append(layer)
             continue
@@ -199,7 +201,7 @@ def _blob_array(blob) -> np.ndarray:
 
 
 def attach_weights(net: Net, model: Caffemodel) -> None:
-    """Give each layer the blobs of the caffemodel layer with its name."""
+    """Give each layer the learned params of the caffemodel layer with its name."""
     by_name = {}
     for raw in model.layers:
         by_name[raw.name] = raw  # Caffe copies in file order: the last one wins
@@ -209,8 +211,8 @@ def attach_weights(net: Net, model: Caffemodel) -> None:
         if raw is None:
             continue
         used.add(layer.name)
-        layer.blobs = [rb.data for rb in raw.blobs]
-        layer.legacy_blob_shapes = [rb.legacy_shape for rb in raw.blobs]
+        layer.params = [rb.data for rb in raw.blobs]
+        layer.legacy_param_shapes = [rb.legacy_shape for rb in raw.blobs]
     extra = [raw.name for raw in model.layers if raw.name not in used and raw.blobs]
     if extra:
         net.notes.append(f"ignored {len(extra)} caffemodel layers with blobs that the "
@@ -227,12 +229,13 @@ def _fits(expected: Shape, actual: Shape, legacy: bool) -> bool:
     return False
 
 
-def validate_blobs(net: Net) -> None:
-    """Check every layer's blob count and shapes; raise one error listing them all."""
+def validate_params(net: Net, plan: ShapePlan | None = None) -> None:
+    """Check every layer's param count and shapes; raise one error listing them all."""
+    plan = plan or net.plan()
     problems = []
     for layer in net.layers:
-        expected = [tuple(s) for s in layer.impl.blob_shapes(layer.bottom_shapes)]
-        have = layer.blobs
+        expected = [tuple(s) for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
+        have = layer.params
         if not expected and not have:
             continue
         want = ", ".join(fmt_shape(s) for s in expected) or "none"
@@ -245,13 +248,13 @@ def validate_blobs(net: Net) -> None:
                             f"the caffemodel has {len(have)} "
                             f"({', '.join(fmt_shape(b.shape) for b in have)})")
             continue
-        legacy = getattr(layer, "legacy_blob_shapes", None) or [False] * len(have)
+        legacy = layer.legacy_param_shapes or [False] * len(have)
         for i, (exp, arr, leg) in enumerate(zip(expected, have, legacy)):
             if not _fits(exp, arr.shape, leg):
                 problems.append(f"{layer.name}: blob {i}: the prototxt needs {fmt_shape(exp)}, "
                                 f"the caffemodel has {fmt_shape(arr.shape)}")
             elif tuple(arr.shape) != exp:
-                layer.blobs[i] = arr.reshape(exp)
+                layer.params[i] = arr.reshape(exp)
     if problems:
         n_layers = len({p.split(":", 1)[0] for p in problems})
         raise WeightMismatchError(

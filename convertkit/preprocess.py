@@ -27,7 +27,8 @@ from typing import Iterable, Sequence, Union
 
 import numpy as np
 
-from .errors import InputFileError, UsageError
+from .errors import FileKindError, InputFileError, UsageError
+from .resources import images_dir
 
 #: Per-channel mean, in the BGR order of the network input.
 MEAN_BGR = (103.939, 116.779, 123.68)
@@ -71,6 +72,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise InputFileError(f"cannot read image: {exc.strerror}", path=path) from None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
+        from .sniff import describe
+
+        what = describe(path)
+        if what is not None and not what.endswith(" image"):  # an array, a model, text...
+            raise FileKindError(f"is {what}, not an image", path=path)
         raise InputFileError("cannot decode image (not a PNG, JPEG or other format "
                              "OpenCV reads)", path=path)
     return img
@@ -133,14 +139,14 @@ def preprocess_batch(images: Iterable[ImageLike], size: tuple[int, int] | int,
     return np.concatenate(arrays, axis=0)
 
 
-#: The sample photographs shipped in the source tree (see fixtures/images/LICENSES.md).
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "images"
+#: The sample photographs (fixtures/images in the repository, with LICENSES.md; the
+#: wheel installs them as convertkit/data/images: see convertkit/resources.py).
+SAMPLE_DIR = images_dir()
 SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def sample_images() -> list[Path]:
-    """The sample photographs, sorted by name; empty when the tree is not present
-    (an installed wheel carries no fixtures)."""
+    """The sample photographs, sorted by name; empty when they are absent."""
     if not SAMPLE_DIR.is_dir():
         return []
     return sorted(p for p in SAMPLE_DIR.iterdir() if p.suffix.lower() in SAMPLE_SUFFIXES)

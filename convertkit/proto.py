@@ -11,17 +11,18 @@ protobuf runtime from 4.21 (the first with ``GetMessageClassesForFiles``) on.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 from types import SimpleNamespace
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
+
+from .resources import caffe_desc
 
 PROTO_FILE = "caffe.proto"
 
 
 @lru_cache(maxsize=1)
 def pool() -> descriptor_pool.DescriptorPool:
-    data = resources.files("caffe_protos").joinpath("caffe.desc").read_bytes()
+    data = caffe_desc()  # convertkit/_caffe_protos/caffe.desc (caffe_protos/ in the repo)
     fds = descriptor_pb2.FileDescriptorSet.FromString(data)
     private = descriptor_pool.DescriptorPool()
     for fd in fds.file:

@@ -14,6 +14,7 @@ from google.protobuf import text_format
 from .errors import InputFileError, PrototxtError
 from .fileio import read_bytes
 from .proto import caffe_pb2, pool
+from .sniff import check_kind
 from .textproto import parse_into
 
 #: V1LayerParameter.LayerType enum names -> the type strings of the current schema.
@@ -42,9 +43,7 @@ _V1_STRUCTURAL = {
 def parse_prototxt(path: str | Path):
     """Parse a text prototxt file into a NetParameter (no upgrades yet)."""
     raw = read_bytes(path, "prototxt")
-    if b"\x00" in raw[:4096]:
-        raise PrototxtError("this is a binary file, not a text prototxt "
-                            "(pass it as the caffemodel)", path=path)
+    check_kind(raw, "prototxt", path=path)  # an image, an archive, a caffemodel...
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

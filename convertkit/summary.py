@@ -1,58 +1,57 @@
-"""Per-layer summary of a net: shapes, learned blobs, parameter counts and FLOPs.
+"""Per-layer summary of a net: shapes, learned params, parameter counts and MACs.
 
-Used by ``convertkit inspect`` (table and ``--json``). Without a caffemodel the blob
+Used by ``convertkit inspect`` (table and ``--json``). Without a caffemodel the param
 shapes are the ones Caffe would create for the prototxt (each layer's
-``blob_shapes``), so the counts of a definition can be checked without weights.
+``param_shapes``), so the counts of a definition can be checked without weights.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from .graph import Net
-from .layers.base import fmt_shape
+from .layers.base import count, fmt_shape
 
 
 def summarize(net: Net) -> dict[str, Any]:
     """The inspect contract: inputs, layers (name, type, bottoms, tops, top_shapes,
-    blob_shapes, params, flops) and totals (layers, blobs, params, flops)."""
-    if not net.blob_shapes:
-        net.infer_shapes()
+    param_shapes, param_roles, params, macs) and totals (layers, learned_blobs,
+    params, macs). ``flops`` (same value as ``macs``) is a deprecated alias, kept for
+    scripts written against 0.1."""
+    plan = net.plan()
     layers = []
-    totals = {"layers": 0, "blobs": 0, "params": 0, "flops": 0}
+    totals = {"layers": 0, "learned_blobs": 0, "params": 0, "macs": 0}
     for layer in net.layers:
-        if layer.blobs:
-            blob_shapes = [list(b.shape) for b in layer.blobs]
+        if layer.params:
+            param_shapes = [list(b.shape) for b in layer.params]
         else:
-            blob_shapes = [list(s) for s in layer.impl.blob_shapes(layer.bottom_shapes)]
-        params = 0
-        for s in blob_shapes:
-            n = 1
-            for d in s:
-                n *= int(d)
-            params += n
-        flops = layer.flops()
+            param_shapes = [list(s) for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
+        params = sum(count(s) for s in param_shapes)
+        macs = int(layer.impl.macs(plan.bottom_shapes(layer), plan.top_shapes(layer)))
         layers.append({
             "name": layer.name,
             "type": layer.type,
             "bottoms": list(layer.bottoms),
             "tops": list(layer.tops),
-            "top_shapes": [list(s) for s in layer.top_shapes],
-            "blob_shapes": blob_shapes,
+            "top_shapes": [list(s) for s in plan.top_shapes(layer)],
+            "param_shapes": param_shapes,
+            "param_roles": list(layer.roles[:len(param_shapes)]),
             "params": params,
-            "flops": flops,
+            "macs": macs,
+            "flops": macs,
             "in_place": bool(set(layer.bottoms) & set(layer.tops)),
         })
         totals["layers"] += 1
-        totals["blobs"] += len(blob_shapes)
+        totals["learned_blobs"] += len(param_shapes)
         totals["params"] += params
-        totals["flops"] += flops
+        totals["macs"] += macs
+    totals["flops"] = totals["macs"]
     return {
         "name": net.name,
         "prototxt": net.prototxt_path,
         "caffemodel": net.caffemodel_path,
         "weights": net.caffemodel_path is not None,
         "inputs": {k: list(v) if v is not None else None for k, v in net.inputs.items()},
-        "outputs": {name: list(net.blob_shapes[name]) for name in net.outputs},
+        "outputs": {name: list(plan.blobs[name]) for name in net.outputs},
         "layers": layers,
         "totals": totals,
         "notes": list(net.notes),
@@ -86,7 +85,7 @@ def _shapes(shapes: list[list[int]]) -> str:
 
 def format_table(summary: dict[str, Any]) -> str:
     """A fixed-width text table (independent of the terminal, stable for diffs)."""
-    head = ("#", "layer", "type", "bottoms -> tops", "output", "blobs", "params", "MACs")
+    head = ("#", "layer", "type", "bottoms -> tops", "output", "param shapes", "params", "MACs")
     rows = []
     for i, lay in enumerate(summary["layers"]):
         tops = _names(lay["tops"])
@@ -94,9 +93,9 @@ def format_table(summary: dict[str, Any]) -> str:
         rows.append((
             str(i), lay["name"], lay["type"], flow,
             " ".join(fmt_shape(s) for s in lay["top_shapes"]),
-            _shapes(lay["blob_shapes"]) or "-",
+            _shapes(lay["param_shapes"]) or "-",
             f"{lay['params']:,}" if lay["params"] else "-",
-            _human(lay["flops"]) if lay["flops"] else "-",
+            _human(lay["macs"]) if lay["macs"] else "-",
         ))
     widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h) for c, h in enumerate(head)]
     right = {0, 6, 7}
@@ -108,7 +107,7 @@ def format_table(summary: dict[str, Any]) -> str:
     out = []
     src = summary["prototxt"] or summary["caffemodel"]
     out.append(f"net {summary['name'] or '(unnamed)'}  [{src}]"
-               + ("  +weights" if summary["weights"] else "  (no weights: blob shapes from the prototxt)"))
+               + ("  +weights" if summary["weights"] else "  (no weights: param shapes from the prototxt)"))
     for name, shape in summary["inputs"].items():
         out.append(f"input  {name}: {fmt_shape(shape) if shape else '?'}")
     for name, shape in summary["outputs"].items():
@@ -119,8 +118,8 @@ def format_table(summary: dict[str, Any]) -> str:
     out.extend(line(r) for r in rows)
     t = summary["totals"]
     out.append("")
-    out.append(f"totals: {t['layers']} layers, {t['blobs']} blobs, {t['params']:,} params, "
-               f"{t['flops']:,} multiply-adds ({_human(t['flops'])})")
+    out.append(f"totals: {t['layers']} layers, {t['learned_blobs']} learned blobs, "
+               f"{t['params']:,} params, {t['macs']:,} multiply-adds ({_human(t['macs'])})")
     for note in summary["notes"]:
         out.append(f"note: {note}")
     return "\n".join(out)

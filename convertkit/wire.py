@@ -27,6 +27,7 @@ import numpy as np
 from .errors import CaffemodelError, InputFileError
 from .fileio import atomic_write
 from .proto import caffe_pb2
+from .sniff import check_kind
 
 # NetParameter
 NET_LAYER, NET_LAYERS_V1 = 100, 2
@@ -140,6 +141,7 @@ class Caffemodel:
 def read_caffemodel(path: str | os.PathLike) -> Caffemodel:
     """Scan a binary caffemodel; blobs are zero-copy float32 views of one buffer."""
     path = Path(path)
+    check_kind(path, "caffemodel")  # a PNG, a text prototxt...: say so before scanning
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -348,7 +350,7 @@ def save_caffemodel(net, path: str | os.PathLike) -> None:
         fh.write(head.SerializeToString(deterministic=True))
         for layer in net.layers:
             body = layer.to_proto().SerializeToString(deterministic=True)
-            arrays = [np.ascontiguousarray(b, dtype="<f4") for b in layer.blobs]
+            arrays = [np.ascontiguousarray(b, dtype="<f4") for b in layer.params]
             blob_parts = []
             total = len(body)
             for arr in arrays:

@@ -16,7 +16,7 @@ def make_layer(text: str, blobs: Sequence[np.ndarray] = ()) -> Layer:
     lp = parse_text(text, "LayerParameter")
     layer = Layer(
         name=lp.name, type=lp.type, bottoms=list(lp.bottom), tops=list(lp.top), proto=lp,
-        blobs=[np.asarray(b, dtype=np.float32) for b in blobs],
+        params=[np.asarray(b, dtype=np.float32) for b in blobs],
     )
     return layer
 
@@ -73,7 +73,7 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rel: float = 1e-4, wh
 def run_layer(layer, *bottoms):
     """Our forward; checks the tops against reshape() and that bottoms are untouched."""
     before = [b.copy() for b in bottoms]
-    tops = layer.impl.forward(list(bottoms), layer.blobs)
+    tops = layer.impl.forward(list(bottoms), layer.params)
     assert [t.shape for t in tops] == list(layer.impl.reshape([b.shape for b in bottoms]))
     assert all(t.dtype == np.float32 for t in tops)
     for b, c in zip(bottoms, before):

@@ -38,7 +38,7 @@ def write_model(tmp_path, text=TINY, blobs=None, name="tiny"):
     proto.write_text(text)
     net = convertkit.load(proto)
     for layer in net.layers:
-        layer.blobs = list((blobs if blobs is not None else tiny_blobs()).get(layer.name, []))
+        layer.params = list((blobs if blobs is not None else tiny_blobs()).get(layer.name, []))
     model = tmp_path / f"{name}.caffemodel"
     save_caffemodel(net, model)
     return proto, model
@@ -55,7 +55,7 @@ def test_prototxt_graph_shapes_and_in_place_layers(tmp_path):
     assert net.blob_shapes["pool"] == (1, 4, 5, 5)
     assert net.blob_shapes["up"] == (1, 4, 9, 9)
     assert net.outputs == ["up"]
-    assert net.layer("conv1").params.num_output == 4
+    assert net.layer("conv1").hparams.num_output == 4
 
 
 def test_weights_matched_by_name_and_hyper_parameters_from_the_prototxt(tmp_path):
@@ -65,11 +65,11 @@ def test_weights_matched_by_name_and_hyper_parameters_from_the_prototxt(tmp_path
     proto2 = tmp_path / "eps.prototxt"
     proto2.write_text(TINY.replace("frozen: true", "frozen: true eps: 0.001"))
     net = convertkit.load(proto2, model)
-    assert net.layer("conv1/bn").params.eps == pytest.approx(1e-3)
-    assert len(net.layer("conv1/bn").blobs) == 4
-    assert net.num_blobs == 5
+    assert net.layer("conv1/bn").hparams.eps == pytest.approx(1e-3)
+    assert len(net.layer("conv1/bn").params) == 4
+    assert net.num_learned_blobs == 5
     assert net.num_params == 4 * 3 * 9 + 16
-    assert net.layer("conv1").blobs[0].shape == blobs["conv1"][0].shape
+    assert net.layer("conv1").params[0].shape == blobs["conv1"][0].shape
 
 
 def test_caffemodel_alone_is_readable(tmp_path):

@@ -37,22 +37,24 @@ def test_counts_match_the_released_files(official_prototxt):
     net = convertkit.load(official_prototxt)
     s = summarize(net)
     assert s["totals"]["layers"] == layers
-    assert s["totals"]["blobs"] == blobs
+    assert s["totals"]["learned_blobs"] == blobs
     assert s["totals"]["params"] == scalars
     assert s["outputs"] == {"conv6_interp": list(out_shape)}
     if types:
         assert Counter(l["type"] for l in s["layers"]) == Counter(types)
-    assert s["totals"]["flops"] > 0
+    assert s["totals"]["macs"] > 0
+    assert s["totals"]["flops"] == s["totals"]["macs"]  # the deprecated alias
 
 
 def test_inspect_json_contract(official_prototxt, capsys):
     assert main(["inspect", str(official_prototxt), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"inputs", "layers", "totals"}
-    assert set(out["totals"]) >= {"layers", "blobs", "params", "flops"}
+    assert set(out["totals"]) >= {"layers", "learned_blobs", "params", "macs"}
+    assert "blobs" not in out["totals"]  # "blobs" are activations; never a count of weights
     first = out["layers"][0]
-    assert set(first) >= {"name", "type", "bottoms", "tops", "top_shapes", "blob_shapes",
-                          "params", "flops"}
+    assert set(first) >= {"name", "type", "bottoms", "tops", "top_shapes", "param_shapes",
+                          "param_roles", "params", "macs"}
     assert out["totals"]["layers"] == EXPECTED[official_prototxt.stem][0]
 
 
@@ -71,7 +73,7 @@ def test_known_sizes(official_prototxt):
         assert shapes["conv1_1_3x3_s2"][2:] == (357, 357)
         assert shapes["pool1_3x3_s2"][2:] == (179, 179)
         assert shapes["conv5_3"][2:] == (90, 90)
-        assert net.layer("conv3_1_3x3").params.stride == (2, 2)
+        assert net.layer("conv3_1_3x3").hparams.stride == (2, 2)
     elif name.startswith("icnet"):
         assert shapes["data_sub2"][2:] == (513, 1025)
         assert shapes["pool1_3x3_s2"][2:] == (129, 257)

@@ -9,7 +9,7 @@ import pytest
 from convertkit import zoo
 from convertkit.preprocess import preprocess_batch, sample_images
 from convertkit.runtime.numpy import forward_layers
-from convertkit.runtime.opencv import OpenCVNet
+from convertkit.runtime.opencv import OpenCVRuntime
 
 from support import assert_close
 
@@ -34,7 +34,7 @@ def images(hw, n=2):
 
 def compare_every_layer(net, batch):
     ours = forward_layers(net, {"data": batch})
-    cv = OpenCVNet(net)
+    cv = OpenCVRuntime(net)
     theirs = cv.forward_layers({"data": batch}, list(ours))
     assert set(theirs) == set(ours)
     worst = []
@@ -55,10 +55,11 @@ def test_every_layer_matches_opencv_on_small_real_topologies(name, kw):
 def test_batch_of_two_and_the_rewrite_keeps_names():
     _, net = zoo.make("icnet", input_size=(193, 385), width=0.125, bn="keep")
     batch = images(net.inputs["data"][2:], n=2)
-    cv = OpenCVNet(net)
-    kinds = {l.type for l in cv.net.layers}
+    cv = OpenCVRuntime(net)
+    rewritten = cv.loaded({"data": batch}).net
+    kinds = {l.type for l in rewritten.layers}
     assert "BN" not in kinds and {"BatchNorm", "Scale"} <= kinds
-    for layer in cv.net.layers:
+    for layer in rewritten.layers:
         if layer.type == "Interp":
             p = layer.proto.interp_param
             assert p.HasField("height") and not p.HasField("shrink_factor") \

@@ -67,7 +67,9 @@ descriptor_pool.Default().Add(fd)
 """
 
 GENERATED = """
-import caffe_protos.caffe_pb2  # the protoc module registers package caffe in the default pool
+# the protoc module (installed as convertkit._caffe_protos) registers package caffe in the
+# default pool
+import convertkit._caffe_protos.caffe_pb2
 """
 
 

@@ -42,11 +42,12 @@ def _run(net, batch, **kw):
 def _layer_view(net):
     """Everything that defines a graph, per layer, with blob shapes."""
     rows = []
+    plan = net.plan()
     for layer in net.layers:
         rows.append((layer.name, layer.type, tuple(layer.bottoms), tuple(layer.tops),
                      layer.proto.SerializeToString(deterministic=True),
-                     tuple(tuple(s) for s in layer.impl.blob_shapes(layer.bottom_shapes)),
-                     tuple(tuple(s) for s in layer.top_shapes)))
+                     tuple(tuple(s) for s in layer.impl.param_shapes(plan.bottom_shapes(layer))),
+                     tuple(tuple(s) for s in plan.top_shapes(layer))))
     return rows
 
 
@@ -85,7 +86,7 @@ def test_zoo_make_prototxt_only_writes_the_definition(tmp_path, capsys):
     assert "pspnet101.prototxt" in out and "1x21x473x473" in out
     net = convertkit.load(tmp_path / "pspnet101.prototxt")
     assert net.blob_shapes["conv6_interp"] == (1, 21, 473, 473)
-    assert net.layer("conv3_1_3x3").params.stride == (2, 2)  # PSPNet101: stride on the 3x3
+    assert net.layer("conv3_1_3x3").hparams.stride == (2, 2)  # PSPNet101: stride on the 3x3
 
 
 # ---------------------------------------------------------------------------------------
@@ -213,12 +214,12 @@ def test_bn_statistics_are_measured_on_the_bottom(small_models):
         mean, var, _ = seen[layer.name]
         # Stored on a coarse grid: variance within 2.2%, mean within 1/16 std.
         std = float(np.sqrt(var.mean()))
-        np.testing.assert_allclose(layer.blobs[2].ravel(), mean, rtol=0, atol=std / 16)
-        np.testing.assert_allclose(layer.blobs[3].ravel(), var, rtol=0.023)
-        slope = layer.blobs[0].ravel()
+        np.testing.assert_allclose(layer.params[2].ravel(), mean, rtol=0, atol=std / 16)
+        np.testing.assert_allclose(layer.params[3].ravel(), var, rtol=0.023)
+        slope = layer.params[0].ravel()
         lo, hi = (0.125, 0.375) if layer.name.endswith("_1x1_increase/bn") else (0.5, 1.5)
         assert lo <= slope.min() and slope.max() <= hi, layer.name
-        assert abs(float(layer.blobs[1].mean())) < 0.2
+        assert abs(float(layer.params[1].mean())) < 0.2
     assert MIN_PIXELS_PER_CHANNEL == 64
 
 
@@ -227,12 +228,12 @@ def test_merged_icnet_computes_the_same_function(small_models):
     text, merged, _ = small_models["icnet", "merge"]
     assert all(l.type != "BN" for l in merged.layers)
     convs = [l for l in merged.layers if l.type == "Convolution"]
-    assert all(len(l.blobs) == 2 for l in convs)  # every merged conv has a bias
-    np.testing.assert_array_equal(merged.layer("data_sub1").blobs[0], np.ones(3, np.float32))
+    assert all(len(l.params) == 2 for l in convs)  # every merged conv has a bias
+    np.testing.assert_array_equal(merged.layer("data_sub1").params[0], np.ones(3, np.float32))
     # conv5_3_sum adds four pooled copies of conv5_3 with no BN: the stream is halved.
     for bn, hi in (("conv5_1_1x1_proj/bn", 0.75), ("conv5_2_1x1_increase/bn", 0.1875),
                    ("conv4_1_1x1_proj/bn", 1.5)):
-        assert keep.layer(bn).blobs[0].max() <= hi
+        assert keep.layer(bn).params[0].max() <= hi
     batch, _ = zoo.calibration_inputs(info.input_size, 1)
     a = _run(keep, batch)["conv6_interp"]
     b = _run(merged, batch)["conv6_interp"]
@@ -250,7 +251,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     assert read(a["caffemodel"]) != read(c["caffemodel"])
     # The written files load back with every blob checked against the definition.
     net = convertkit.load(a["prototxt"], a["caffemodel"])
-    assert net.num_params == a["params"] and net.num_blobs == a["blobs"]
+    assert net.num_params == a["params"] and net.num_learned_blobs == a["learned_blobs"]
 
 
 def test_files_do_not_depend_on_the_blas_thread_count(tmp_path):
@@ -293,7 +294,7 @@ def test_large_input_calibrates_at_a_smaller_valid_size():
     _, small = zoo.make("pspnet50", 97, width=0.125, seed=3)
     _, big = zoo.make("pspnet50", 113, width=0.125, seed=3, calibration=(97, 97))
     for a, b in zip(small.layers, big.layers):
-        for x, y in zip(a.blobs, b.blobs):
+        for x, y in zip(a.params, b.params):
             np.testing.assert_array_equal(x, y)
 
 

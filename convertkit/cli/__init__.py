@@ -27,6 +27,9 @@ def cli() -> None:
     Every command reads a Caffe .prototxt (and optionally its .caffemodel) without
     Caffe installed. Errors print one line naming the file, the layer and the cause,
     and exit with code 2.
+
+    Every command takes --json. Commands that write take -o/--output, never replace
+    an existing file without --force, and never replace one of their inputs.
     """
 
 

@@ -53,9 +53,10 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, as_json):
 
 
 def _looks_binary(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(512)
-    except OSError:
-        return False
-    return path.endswith(".caffemodel") or b"\x00" in head
+    """Whether the only file given is a caffemodel (else it is read as a prototxt).
+    An image, an archive, an ONNX model... is refused here, naming what it is."""
+    from ..sniff import check_kind, sniff
+
+    check_kind(path, "model")
+    kind = sniff(path)
+    return path.endswith(".caffemodel") or (kind is not None and not kind.is_text)

@@ -20,3 +20,25 @@ class InputShape(click.ParamType):
         if not shape or any(d <= 0 for d in shape):
             self.fail(f"{value!r}: every dimension must be a positive integer", param, ctx)
         return (name or None, shape)
+
+
+# The CLI convention (README, "Command-line conventions"): every command that writes
+# takes -o/--output and --force, every command takes --json, and every output goes
+# through convertkit.fileio.check_outputs before anything is computed.
+
+def output_option(help: str, metavar: str):
+    """``-o/--output``: where the command writes (a file or a directory)."""
+    return click.option("-o", "--output", "output", required=True, type=click.Path(),
+                        metavar=metavar, help=help)
+
+
+def force_option(f):
+    """``--force``: replace existing outputs (never an input)."""
+    return click.option("--force", is_flag=True,
+                        help="Replace output files that exist. An input is never replaced, "
+                             "even with --force.")(f)
+
+
+def json_option(help: str = "Print one JSON object describing the result."):
+    """``--json``: one JSON object on stdout instead of the human summary."""
+    return click.option("--json", "as_json", is_flag=True, help=help)

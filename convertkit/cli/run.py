@@ -3,29 +3,44 @@ from __future__ import annotations
 
 import click
 
-RUNTIMES = ("numpy", "opencv")
+from .options import force_option, json_option, output_option
+from ..runtime import installed_runtimes, runtime_infos
+
+RUNTIMES = tuple(info.name for info in runtime_infos())
+
+
+def _runtime_help() -> str:
+    installed = set(installed_runtimes())
+    parts = [f"{i.name} ({i.about})" if i.name in installed
+             else f"{i.name} (not installed: pip install 'convertkit[{i.extra}]')"
+             for i in runtime_infos()]
+    return "Which runtime runs the net: " + "; ".join(parts) + "."
 
 
 @click.command("run")
 @click.argument("prototxt", type=click.Path(dir_okay=False))
-@click.argument("caffemodel", type=click.Path(dir_okay=False))
+@click.argument("caffemodel", type=click.Path(dir_okay=False), required=False)
 @click.option("--image", type=click.Path(dir_okay=False),
               help="An image, preprocessed the official way (resize, BGR, mean subtraction).")
 @click.option("--input", "input_npy", type=click.Path(dir_okay=False),
               help="A .npy array (N,C,H,W float) used as the input blob as is. Never unpickled.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="numpy", show_default=True,
-              help="numpy: convertkit's Caffe-exact reference; opencv: OpenCV dnn (outside oracle).")
+              help=_runtime_help())
 @click.option("--preprocess", "fit", type=click.Choice(["resize", "fit", "pad"]), default="resize",
               show_default=True,
               help="How --image reaches the input size: resize (ICNet's eval), fit (keep aspect, "
                    "pad bottom/right with the mean) or pad (no resize; PSPNet's crop window).")
 @click.option("--blobs", default="outputs", show_default=True, metavar="all|outputs|NAME,...",
               help="Which blobs to save.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="The .npz file to write (atomically).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of what was saved.")
-def command(prototxt, caffemodel, image, input_npy, runtime, fit, blobs, output, as_json):
-    """Run PROTOTXT + CAFFEMODEL forward once and save blobs to OUT.npz.
+@output_option("The .npz archive to write (written atomically). Its name must end in .npz: "
+               "any other extension is an error, not silently changed.", metavar="OUT.npz")
+@force_option
+@json_option("Print a JSON object: the file written, the runtime, each saved blob's shape.")
+def command(prototxt, caffemodel, image, input_npy, runtime, fit, blobs, output, force, as_json):
+    """Run PROTOTXT [+ CAFFEMODEL] forward once and save blobs to OUT.npz.
+
+    CAFFEMODEL may be left out for nets without learned params (Pooling, LRN,
+    Softmax...).
 
     Blobs are saved under their Caffe names in Caffe layout (NCHW float32) with the
     values Caffe's net.blobs holds after the pass (in-place BN/ReLU chains applied),
@@ -41,12 +56,14 @@ def command(prototxt, caffemodel, image, input_npy, runtime, fit, blobs, output,
 
     import numpy as np
 
-    from ..errors import UsageError
-    from ..fileio import atomic_write
+    from ..errors import ShapeError, UsageError
+    from ..fileio import atomic_write, check_outputs, read_input_array
     from ..loader import load
 
     if (image is None) == (input_npy is None):
         raise UsageError("give exactly one of --image or --input")
+    check_outputs([output], inputs=[prototxt, caffemodel, image, input_npy], force=force,
+                  suffix=".npz", what="a numpy archive of the saved blobs")
     net = load(prototxt, caffemodel)
     if len(net.inputs) != 1:
         raise UsageError(f"the net has {len(net.inputs)} inputs; run takes nets with one")
@@ -59,44 +76,38 @@ def command(prototxt, caffemodel, image, input_npy, runtime, fit, blobs, output,
                              f"{'x'.join(map(str, in_shape))}; use --input")
         x = preprocess(image, (in_shape[2], in_shape[3]), mode=fit)
     else:
-        x = _read_npy(input_npy)
-    if tuple(x.shape) != tuple(in_shape):
-        # Another batch or size: the net must take it (ShapeError names the layer if not),
-        # and the OpenCV rewrite must see the sizes of this run.
-        net.inputs[in_name] = tuple(x.shape)
-        net.infer_shapes()
+        x = read_input_array(input_npy, in_name, in_shape, prototxt)
     keep = blobs if blobs in ("all", "outputs") else [b for b in blobs.split(",") if b]
-    if runtime == "numpy":
-        from ..runtime.numpy import forward
-    else:
-        from ..runtime.opencv import forward
-    result = forward(net, {in_name: x}, keep=keep)
+    _check_blob_names(net, keep, prototxt)
+    from ..runtime import create
+
+    # Another batch or size than declared is planned afresh by the runtime (a
+    # ShapeError names the layer that cannot take it).
+    try:
+        result = create(runtime, net).forward({in_name: x}, keep=keep)
+    except ShapeError as exc:  # name the files: the prototxt, and the array that implied the shape
+        exc.path = exc.path or str(prototxt)
+        if input_npy is not None and tuple(x.shape) != tuple(in_shape or ()):
+            exc.cause += f" (input '{in_name}' is {'x'.join(map(str, x.shape))}, from {input_npy})"
+        raise
     result[in_name] = x
     with atomic_write(output, "wb") as fh:
         np.savez(fh, **result)
     if as_json:
-        click.echo(json.dumps({"output": output, "runtime": runtime,
+        click.echo(json.dumps({"output": output, "written": [output], "runtime": runtime,
                                "blobs": {k: list(v.shape) for k, v in result.items()}}, indent=1))
     else:
         click.echo(f"wrote {len(result)} blobs to {output} ({runtime} runtime)", err=True)
 
 
-def _read_npy(path):
-    import numpy as np
-
-    from ..errors import InputFileError
+def _check_blob_names(net, keep, prototxt) -> None:
+    """Unknown --blobs names fail before the forward pass, naming the prototxt (the
+    message, with close matches, is the runtime's)."""
+    from ..errors import UsageError
+    from ..runtime.base import resolve_keep
 
     try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputFileError("input array not found", path=path) from None
-    except ValueError as exc:  # pickled object arrays, .npz, garbage
-        raise InputFileError(f"not a plain .npy array ({exc}); pickles are never loaded",
-                             path=path) from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read input array: {exc}", path=path) from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-        raise InputFileError("input must be a numeric .npy array", path=path)
-    if arr.ndim == 3:
-        arr = arr[None]
-    return arr.astype(np.float32)
+        resolve_keep(net, keep)
+    except UsageError as exc:
+        exc.path = exc.path or str(prototxt)
+        raise

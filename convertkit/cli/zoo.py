@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from .options import force_option, json_option, output_option
+
 
 @click.group("zoo")
 def command() -> None:
@@ -20,7 +22,7 @@ def command() -> None:
 
 
 @command.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option("Print JSON instead of a table.")
 def list_models(as_json: bool) -> None:
     """The models ``zoo make`` builds, with their official defaults."""
     from ..zoo import SPECS
@@ -48,8 +50,8 @@ def list_models(as_json: bool) -> None:
 
 @command.command("make")
 @click.argument("name")
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for NAME.prototxt and NAME.caffemodel (created if needed).")
+@output_option("Directory for NAME.prototxt and NAME.caffemodel (created if needed). Files "
+               "there are replaced only with --force.", metavar="DIR")
 @click.option("--input-size", default=None, metavar="HxW",
               help="Input height x width, or one number for a square (default: official).")
 @click.option("--classes", type=int, default=None, help="Output classes (default: official).")
@@ -60,8 +62,9 @@ def list_models(as_json: bool) -> None:
               help="Keep BN layers, or fold them into biased convolutions "
                    "(like icnet_cityscapes.prototxt).")
 @click.option("--prototxt-only", is_flag=True, help="Write only the network definition.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-def make(name, out_dir, input_size, classes, width, seed, bn, prototxt_only, as_json):
+@force_option
+@json_option("Print a JSON object: the files written and how they were made.")
+def make(name, output, input_size, classes, width, seed, bn, prototxt_only, force, as_json):
     """Write OUT/NAME.prototxt and OUT/NAME.caffemodel for zoo model NAME
     (icnet, pspnet50, pspnet101; see ``convertkit zoo list``).
 
@@ -72,14 +75,22 @@ def make(name, out_dir, input_size, classes, width, seed, bn, prototxt_only, as_
       convertkit zoo make pspnet101 -o models/ --input-size 473 --classes 21   # VOC2012
       convertkit zoo make pspnet50 -o tiny/ --input-size 97 --width 0.125
     """
-    from ..zoo import write
+    from ..fileio import check_output_dir, check_outputs
+    from ..zoo import SPECS, write
 
+    out_dir = check_output_dir(output, (".prototxt", ".caffemodel"))
+    targets = [out_dir / f"{name}.prototxt"]
+    if not prototxt_only:
+        targets.append(out_dir / f"{name}.caffemodel")
+    if name in SPECS:  # else write() names the known models
+        check_outputs(targets, force=force)
     progress, finish = _progress_bar(enabled=not prototxt_only)
     try:
         result = write(name, out_dir, input_size=input_size, classes=classes, width=width,
                        seed=seed, bn=bn, prototxt_only=prototxt_only, progress=progress)
     finally:
         finish()
+    result["written"] = [str(p) for p in targets]
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return
@@ -90,7 +101,7 @@ def make(name, out_dir, input_size, classes, width, seed, bn, prototxt_only, as_
     line = (f"  {result['layers']} layers, input 1x3x{h}x{w} -> {outs}, "
             f"{result['classes']} classes, width x{result['width']:g}, BN {result['bn']}")
     if result["caffemodel"]:
-        line += f", {result['blobs']} blobs, {result['params']:,} parameters"
+        line += f", {result['learned_blobs']} learned blobs, {result['params']:,} params"
     click.echo(line)
     if result["caffemodel"]:
         ch, cw = result["calibration_size"]

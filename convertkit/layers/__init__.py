@@ -1,13 +1,50 @@
-"""Caffe layer types: one module each, registered by type name (see base.py)."""
+"""Caffe layer types: one module each, registered by type name (see base.py).
+
+The built-in modules are imported below, one line each, so a reader can follow
+where every type comes from. An outside package adds its own types with
+:func:`register` (the only public hook; see base.py).
+"""
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from .base import ROLES, LayerImpl, Shape, impl_class, is_supported, register, registered_types
 
-from .base import LayerImpl, Shape, impl_class, is_supported, register, registered_types
+# Built-in layer types, one module each (alphabetical).
+from . import (  # noqa: E402,F401
+    absval,
+    argmax,
+    batchnorm,
+    bias,
+    bn,
+    bnll,
+    concat,
+    convolution,
+    crop,
+    deconvolution,
+    dropout,
+    eltwise,
+    elu,
+    exp,
+    flatten,
+    inner_product,
+    input,
+    interp,
+    log,
+    lrn,
+    mvn,
+    pooling,
+    power,
+    prelu,
+    relu,
+    reshape,
+    scale,
+    sigmoid,
+    slice,
+    softmax,
+    split,
+    tanh,
+    threshold,
+    training_only,
+)
 
-for _mod in pkgutil.iter_modules(__path__):
-    if _mod.name != "base" and not _mod.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_mod.name}")
-
-__all__ = ["LayerImpl", "Shape", "impl_class", "is_supported", "register", "registered_types"]
+__all__ = ["ROLES", "LayerImpl", "Shape", "impl_class", "is_supported", "register",
+           "registered_types"]

@@ -22,12 +22,15 @@ def f32(x: np.ndarray) -> np.ndarray:
 
 
 class ElementwiseImpl(LayerImpl):
-    """One bottom, one top of the same shape; FLOPs: 1 per output element."""
+    """One bottom, one top of the same shape; MACs: 1 per output element."""
+
+    def channel_map(self) -> str:
+        return "pointwise"
 
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         # NeuronLayer::Reshape: the top takes the bottom's shape unchanged.
         return [tuple(bottom_shapes[0])]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         # Convention for element-wise math: one operation per output element.
         return count(top_shapes[0])

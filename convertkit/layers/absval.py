@@ -1,6 +1,6 @@
 """AbsVal: |x|.
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ class AbsVal(ElementwiseImpl):
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         # AbsValLayer::LayerSetUp: CHECK_NE(top[0], bottom[0]): no in-place computation
         # (its backward needs the input).
-        if list(self.layer.tops[:1]) == list(self.layer.bottoms[:1]):
-            raise self.fail(f"AbsVal does not allow in-place computation (top '{self.layer.tops[0]}')")
+        if list(self.tops[:1]) == list(self.bottoms[:1]):
+            raise self.fail(f"AbsVal does not allow in-place computation (top '{self.tops[0]}')")
         return [tuple(bottom_shapes[0])]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         return [np.abs(f32(bottoms[0]))]

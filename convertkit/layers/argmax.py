@@ -7,7 +7,7 @@ Caffe's two modes (``argmax_layer.cpp``):
   ``out_max_val`` then gives the values *instead of* the indices.
 Indices are written as floats. Ties go to the larger index (std::partial_sort with
 std::greater on (value, index) pairs).
-FLOPs: 1 per bottom element (one comparison each).
+MACs: 1 per bottom element (one comparison each).
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class ArgMax(LayerImpl):
         top[0], top[1], top[2] = bottom[0], 2 if p.out_max_val else 1, p.top_k
         return [tuple(top)]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         return count(bottom_shapes[0])
 
     @staticmethod
@@ -73,7 +73,7 @@ class ArgMax(LayerImpl):
             pos = np.argsort(-rev, axis=-1, kind="stable")[..., :k]
         return (dim - 1) - pos
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         p = self.p
         top_shape = self.reshape([tuple(x.shape)])[0]

@@ -1,46 +1,64 @@
 """The contract every Caffe layer type fulfils, and the registry that finds it.
 
 One module per Caffe type (``convertkit/layers/<type>.py``) defines a subclass of
-:class:`LayerImpl` decorated with :func:`register`. In this order it holds:
+:class:`LayerImpl` decorated with :func:`register`. It holds Caffe's meaning of the
+type and nothing else (numpy only; how other frameworks express it lives in
+``convertkit/backends/<framework>/``). In this order:
 
-1. ``read_params(proto)``: the layer's hyper-parameters, read from the
+1. ``read_params(proto)``: the layer's hyper-parameters (*hparams*), read from the
    ``LayerParameter`` message with Caffe's defaults, into a small frozen dataclass;
-2. ``blob_shapes(bottom_shapes)``: the learned blobs Caffe's ``LayerSetUp`` creates;
-3. ``reshape(bottom_shapes)``: the shape rule (Caffe's ``Reshape``), raising
+2. ``param_roles()``: what each learned param is (``weight``, ``bias``, ``gamma``,
+   ``beta``, ``mean``, ``variance``, ``scale_factor``, ``slope``), in Caffe's order.
+   Mapping tables, BN folding and every writer read roles, never list positions;
+3. ``param_shapes(bottom_shapes)``: the learned params Caffe's ``LayerSetUp`` creates;
+4. ``reshape(bottom_shapes)``: the shape rule (Caffe's ``Reshape``), raising
    :class:`~convertkit.errors.ShapeError` on inconsistent input;
-4. ``flops(bottom_shapes, top_shapes)``: multiply-adds of one forward pass;
-5. ``forward(bottoms, blobs)``: the numpy reference, exactly Caffe's ``Forward_cpu``
-   in float32;
-6. how each outside framework expresses it: ``for_opencv()`` returns the layers that
-   OpenCV dnn's Caffe importer can load in its place (None: it loads this one as is).
+5. ``macs(bottom_shapes, top_shapes)``: multiply-adds of one forward pass;
+6. ``forward(bottoms, params)``: the numpy reference, exactly Caffe's ``Forward_cpu``
+   in float32.
 
-The graph, loader and runtimes never switch on a type name: they ask the registry.
-Adding a layer type means adding one module here; ``convertkit.layers`` imports every
-module of the package, so nothing else changes.
+A LayerImpl is built from a ``LayerParameter`` (name, bottoms, tops and the type's
+parameter block), never from a graph node, so it cannot go stale: the graph builds a
+new one whenever a layer's definition changes.
+
+Words follow pycaffe: *blobs* are activations, *params* are learned weights.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
 from ..errors import ShapeError, UnsupportedLayerError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..graph import Layer
-
 Shape = tuple[int, ...]
 
 _REGISTRY: dict[str, type["LayerImpl"]] = {}
 
+#: Every role a learned param can have. Writers and passes look params up by role.
+ROLES = ("weight", "bias", "gamma", "beta", "mean", "variance", "scale_factor", "slope")
 
-def register(*type_names: str):
-    """Class decorator: register a LayerImpl under one or more Caffe type names."""
+
+def register(*type_names: str, replace: bool = False) -> Callable[[type["LayerImpl"]], type["LayerImpl"]]:
+    """Class decorator: register a :class:`LayerImpl` under one or more Caffe type names.
+
+    This is the one public way to add a layer type, for convertkit's own modules and
+    for outside packages alike::
+
+        from convertkit.layers import LayerImpl, register
+
+        @register("MyFork_Upsample")
+        class Upsample(LayerImpl):
+            ...
+
+    Registering a name twice is an error unless ``replace=True``.
+    """
 
     def deco(cls: type[LayerImpl]) -> type[LayerImpl]:
         for name in type_names:
-            if name in _REGISTRY and _REGISTRY[name] is not cls:
-                raise RuntimeError(f"layer type {name!r} registered twice")
+            if name in _REGISTRY and _REGISTRY[name] is not cls and not replace:
+                raise RuntimeError(f"layer type {name!r} registered twice "
+                                   f"({_REGISTRY[name].__module__} and {cls.__module__})")
             _REGISTRY[name] = cls
         if not cls.type_name:
             cls.type_name = type_names[0]
@@ -65,7 +83,7 @@ def registered_types() -> list[str]:
 
 
 class LayerImpl:
-    """Caffe semantics of one layer type, bound to one layer of a graph."""
+    """Caffe semantics of one layer type, for one layer definition."""
 
     #: Caffe type name (set by @register from its first name when left empty).
     type_name: ClassVar[str] = ""
@@ -73,50 +91,74 @@ class LayerImpl:
     training_only: ClassVar[bool] = False
     #: Bottom count Caffe accepts: (min, max); max None means unbounded.
     num_bottoms: ClassVar[tuple[int, int | None]] = (1, 1)
+    #: Roles of the learned params in Caffe's order; param_roles() trims optional ones.
+    roles: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, layer: "Layer"):
-        self.layer = layer
-        self.p = self.read_params(layer.proto)
+    def __init__(self, proto: Any):
+        """``proto``: the layer's LayerParameter (name, bottoms, tops, parameter block)."""
+        self.name: str = proto.name
+        self.type: str = proto.type or self.type_name
+        self.bottoms: list[str] = list(proto.bottom)
+        self.tops: list[str] = list(proto.top)
+        self.p = self.read_params(proto)
 
-    # 1. parameters -----------------------------------------------------------------
+    # 1. hyper-parameters ----------------------------------------------------------------
     def read_params(self, proto: Any) -> Any:
         """Hyper-parameters from the LayerParameter message, with Caffe's defaults."""
         return None
 
-    # 2. learned blobs -----------------------------------------------------------------
-    def blob_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
-        """Shapes of the learned blobs Caffe creates for these bottoms (in order)."""
+    # 2. roles of the learned params ---------------------------------------------------
+    def param_roles(self) -> tuple[str, ...]:
+        """The role of each learned param, in order (as many as param_shapes gives)."""
+        return self.roles
+
+    # 3. learned params ----------------------------------------------------------------
+    def param_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
+        """Shapes of the learned params Caffe creates for these bottoms (in order)."""
         return []
 
-    # 3. shape rule --------------------------------------------------------------------
+    # 4. shape rule ----------------------------------------------------------------------
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         """Top shapes for these bottom shapes. Default: one top shaped like bottom 0."""
         return [tuple(bottom_shapes[0])]
 
-    # 4. cost ----------------------------------------------------------------------------
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    # 5. cost ----------------------------------------------------------------------------
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         """Multiply-adds of one forward pass (0 for data movement)."""
         return 0
 
-    # 5. numpy reference --------------------------------------------------------------
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    # 6. numpy reference ----------------------------------------------------------------
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError(f"{self.type_name}: no numpy forward")
 
-    # 6. other frameworks ------------------------------------------------------------
-    def for_opencv(self) -> list["Layer"] | None:
-        """Replacement layers for OpenCV dnn (same blob names in and out; the last one
-        keeps this layer's name so per-layer comparisons line up), or None when OpenCV
-        reads this layer unchanged. Shapes are known (Net.infer_shapes ran)."""
+    # 7. structure that graph passes rely on -----------------------------------------
+    def weight_axes(self) -> tuple[int, int] | None:
+        """(output-channel axis, input-channel axis) of the ``weight`` param, for layers
+        whose output is a linear map of the input channels plus a ``bias`` (Convolution,
+        Deconvolution, InnerProduct); None for others. BN folding scales the output
+        axis; channel flips reverse the input axis."""
         return None
 
-    # helpers -----------------------------------------------------------------------------
-    @property
-    def name(self) -> str:
-        return self.layer.name
+    def channel_affine(self, params: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+        """For a layer computing ``y[:, c] = s[c] * x[:, c] + t[c]`` at inference, (s, t)
+        in float64, one value per channel (or one value for all); else None."""
+        return None
 
+    def channel_map(self) -> str | None:
+        """How output channel c depends on the input channels: "linear" (a linear map
+        of input channel c alone, e.g. Interp, AVE pooling), "pointwise" (a function of
+        input channel c alone, e.g. ReLU, BN, MAX pooling), or None (channels mix, or
+        the layer changes the channel axis)."""
+        return None
+
+    def channel_roles(self) -> tuple[str, ...]:
+        """Learned params that hold one value per channel (reversed by channel flips)."""
+        return ()
+
+    # helpers -----------------------------------------------------------------------------
     def fail(self, message: str) -> ShapeError:
         """A ShapeError naming this layer (raise the result)."""
-        return ShapeError(message, layer=self.layer.name)
+        return ShapeError(message, layer=self.name)
 
 
 def fmt_shape(shape: Sequence[int]) -> str:

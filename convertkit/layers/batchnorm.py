@@ -1,10 +1,10 @@
 """BatchNorm: BVLC's normalisation without affine (a ``Scale`` layer usually follows).
 
-Three learned blobs: mean * s (C,), variance * s (C,) and the moving-average factor
+Three learned params: mean * s (C,), variance * s (C,) and the moving-average factor
 s (1,); the stored statistics are divided by s, and s == 0 means zero statistics.
 ``use_global_stats`` defaults to true at TEST (our phase); a prototxt that sets it
 false normalises by the statistics of the batch itself, as Caffe does then.
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -28,6 +28,24 @@ class BatchNormParams:
 
 @register("BatchNorm")
 class BatchNorm(LayerImpl):
+    roles = ("mean", "variance", "scale_factor")
+
+    def channel_affine(self, params):
+        if not self.p.use_global_stats:
+            return None
+        factor = float(np.asarray(params[2], np.float64).ravel()[0])
+        factor = 0.0 if factor == 0 else 1.0 / factor  # Caffe: a factor of 0 means 0
+        mean = np.asarray(params[0], np.float64).ravel() * factor
+        var = np.asarray(params[1], np.float64).ravel() * factor
+        s = 1.0 / np.sqrt(var + float(np.float32(self.p.eps)))
+        return s, -mean * s
+
+    def channel_map(self) -> str:
+        return "pointwise"
+
+    def channel_roles(self) -> tuple[str, ...]:
+        return ("mean", "variance")
+
     def read_params(self, proto) -> BatchNormParams:
         bp = proto.batch_norm_param
         # batch_norm_layer.cpp: use_global_stats_ = phase == TEST, overridden only where
@@ -43,7 +61,7 @@ class BatchNorm(LayerImpl):
         # batch_norm_layer.cpp: channels_ = num_axes == 1 ? 1 : shape(1).
         return 1 if len(shape) == 1 else int(shape[1])
 
-    def blob_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
+    def param_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         c = self._channels(bottom_shapes[0])
         return [(c,), (c,), (1,)]
 
@@ -54,20 +72,20 @@ class BatchNorm(LayerImpl):
             )
         return [tuple(bottom_shapes[0])]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         return count(top_shapes[0])
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         c = self._channels(x.shape)
         bshape = (1, c) + (1,) * (x.ndim - 2) if x.ndim > 1 else (1,)
         if self.p.use_global_stats:
-            # Forward_cpu: scale_factor = blobs[2][0] == 0 ? 0 : 1 / blobs[2][0];
-            # mean = scale_factor * blobs[0]; variance = scale_factor * blobs[1].
-            s = float(f32(blobs[2]).ravel()[0])
+            # Forward_cpu: scale_factor = params[2][0] == 0 ? 0 : 1 / params[2][0];
+            # mean = scale_factor * params[0]; variance = scale_factor * params[1].
+            s = float(f32(params[2]).ravel()[0])
             factor = F32(0) if s == 0 else F32(1) / F32(s)
-            mean = (factor * f32(blobs[0]).ravel()).reshape(bshape)
-            var = (factor * f32(blobs[1]).ravel()).reshape(bshape)
+            mean = (factor * f32(params[0]).ravel()).reshape(bshape)
+            var = (factor * f32(params[1]).ravel()).reshape(bshape)
         else:
             # Batch statistics over every axis but the channel axis; the variance is
             # E[(x - mean)^2] (biased), as Caffe computes it.

@@ -1,11 +1,11 @@
 """BN: the PSPNet/ICNet fork's batch normalisation (``bn_layer.cpp``), not BVLC BatchNorm.
 
-Four learned blobs, each 1 x C x 1 x 1: slope (gamma), bias (beta), moving mean and
+Four learned params, each 1 x C x 1 x 1: slope (gamma), bias (beta), moving mean and
 moving **variance** (not std, no scale-factor blob). The released nets are all
 ``frozen: true``, and inference is TEST phase, so the stored statistics are always used:
 ``y = (x - mean) * (var + eps)^-0.5 * slope + bias``. eps comes from ``bn_param.eps``
 (default 1e-5; no official prototxt sets it).
-FLOPs: 1 per output element (one multiply-add once folded).
+MACs: 1 per output element (one multiply-add once folded).
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from typing import Sequence
 import numpy as np
 
 from ._elementwise import F32, f32
-from ..proto import caffe_pb2
 from .base import LayerImpl, Shape, count, fmt_shape, register
 
 
@@ -29,6 +28,19 @@ class BNParams:
 
 @register("BN")
 class BN(LayerImpl):
+    roles = ("gamma", "beta", "mean", "variance")
+
+    def channel_affine(self, params):
+        gamma, beta, mean, var = (np.asarray(p, np.float64).ravel() for p in params[:4])
+        s = gamma / np.sqrt(var + float(np.float32(self.p.eps)))
+        return s, beta - mean * s
+
+    def channel_map(self) -> str:
+        return "pointwise"
+
+    def channel_roles(self) -> tuple[str, ...]:
+        return self.roles
+
     def read_params(self, proto) -> BNParams:
         bp = proto.bn_param
         return BNParams(eps=float(bp.eps), momentum=float(bp.momentum), frozen=bool(bp.frozen))
@@ -39,7 +51,7 @@ class BN(LayerImpl):
         if not 2 <= len(shape) <= 4:
             raise self.fail(f"BN needs a bottom with 2 to 4 axes (N x C [x H [x W]]), got {fmt_shape(shape)}")
 
-    def blob_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
+    def param_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         self._check(bottom_shapes[0])
         c = int(bottom_shapes[0][1])
         # bn_layer.cpp LayerSetUp: slope, bias, mean, variance, each shaped 1 x C x 1 x 1.
@@ -49,34 +61,15 @@ class BN(LayerImpl):
         self._check(bottom_shapes[0])
         return [tuple(bottom_shapes[0])]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         return count(top_shapes[0])
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         bshape = (1, -1) + (1,) * (x.ndim - 2)
-        slope, bias, mean, var = (f32(b).reshape(bshape) for b in blobs[:4])
+        slope, bias, mean, var = (f32(b).reshape(bshape) for b in params[:4])
         # bn_layer.cpp Forward_cpu, frozen/TEST branch, in its float32 order:
         # x_norm = x - mean; inv_std = (var + eps)^-0.5; x_norm *= inv_std;
         # top = x_norm * slope; top += bias.
         inv_std = np.power(var + F32(self.p.eps), F32(-0.5))
         return [((x - mean) * inv_std) * slope + bias]
-
-    def for_opencv(self):
-        """OpenCV has no BN: BVLC BatchNorm (mean, variance, factor 1) normalises, then a
-        Scale with bias applies slope and bias. The Scale keeps this layer's name."""
-        from ..graph import Layer
-
-        pb = caffe_pb2()
-        slope, bias, mean, var = (np.asarray(b, np.float32).reshape(-1) for b in self.layer.blobs[:4])
-        norm = pb.LayerParameter(name=f"{self.name}/norm", type="BatchNorm")
-        norm.batch_norm_param.use_global_stats = True
-        norm.batch_norm_param.eps = self.p.eps
-        scale = pb.LayerParameter(name=self.name, type="Scale")
-        scale.scale_param.bias_term = True
-        bottom, top = self.layer.bottoms[0], self.layer.tops[0]
-        return [
-            Layer(norm.name, "BatchNorm", [bottom], [top], norm,
-                  [mean, var, np.ones(1, np.float32)]),
-            Layer(scale.name, "Scale", [top], [top], scale, [slope, bias]),
-        ]

@@ -1,6 +1,6 @@
 """BNLL ("binomial normal log likelihood"): softplus, log(1 + exp(x)).
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .base import register
 
 @register("BNLL")
 class BNLL(ElementwiseImpl):
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         # bnll_layer.cpp: x > 0 ? x + log(1. + exp(-x)) : log(1. + exp(x)), i.e.
         # max(x, 0) + log(1 + exp(-|x|)); exp in float, the log and sum in double

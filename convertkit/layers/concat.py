@@ -1,6 +1,6 @@
 """Concat: join bottoms along one axis (default 1, channels).
 
-FLOPs: 0 (data movement).
+MACs: 0 (data movement).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class Concat(LayerImpl):
                 a != b for i, (a, b) in enumerate(zip(s, first)) if i != axis
             ):
                 shapes = " vs ".join(fmt_shape(b) for b in bottom_shapes)
-                names = ", ".join(f"'{b}'" for b in self.layer.bottoms)
+                names = ", ".join(f"'{b}'" for b in self.bottoms)
                 raise self.fail(
                     f"Concat bottoms must match except on axis {axis}: {shapes} (bottoms {names})"
                 )
@@ -62,7 +62,7 @@ class Concat(LayerImpl):
         top[axis] = total
         return [tuple(top)]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         if len(bottoms) == 1:
             # One bottom: Caffe shares its data with the top.
             return [bottoms[0]]

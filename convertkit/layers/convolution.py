@@ -4,10 +4,10 @@ Shape rule (``conv_layer.cpp``, ``compute_output_shape``)::
 
     Ho = (H + 2*pad_h - (dilation_h*(kernel_h-1) + 1)) / stride_h + 1     (floor)
 
-Learned blobs: weights ``O x C/group x kh x kw`` and, unless ``bias_term: false``, a
+Learned params: weights ``O x C/group x kh x kw`` and, unless ``bias_term: false``, a
 bias ``(O,)``.
 
-FLOPs convention: multiply-adds of the weights, ``N*O*Ho*Wo*(C/group)*kh*kw``; the bias
+MACs convention: multiply-adds of the weights, ``N*O*Ho*Wo*(C/group)*kh*kw``; the bias
 add is not counted.
 
 Forward strategies (all float32, BLAS-backed; chosen by :func:`_pick_strategy` from
@@ -154,17 +154,17 @@ def check_bottom_4d(impl: LayerImpl, shape: Shape, axis: int) -> None:
                         f"bottom {fmt_shape(shape)}")
 
 
-def checked_blobs(impl: LayerImpl, bottom_shape: Shape, blobs: Sequence[np.ndarray]):
+def checked_params(impl: LayerImpl, bottom_shape: Shape, params: Sequence[np.ndarray]):
     """(weights, bias or None) in the shapes blob_shapes() gives, float32."""
-    expected = impl.blob_shapes([bottom_shape])
-    if len(blobs) != len(expected):
-        raise impl.fail(f"needs {len(expected)} blobs "
-                        f"({', '.join(fmt_shape(s) for s in expected)}), got {len(blobs)}")
+    expected = impl.param_shapes([bottom_shape])
+    if len(params) != len(expected):
+        raise impl.fail(f"needs {len(expected)} params "
+                        f"({', '.join(fmt_shape(s) for s in expected)}), got {len(params)}")
     out = []
-    for i, (arr, shape) in enumerate(zip(blobs, expected)):
+    for i, (arr, shape) in enumerate(zip(params, expected)):
         arr = np.asarray(arr, dtype=np.float32)
         if arr.size != int(np.prod(shape)):
-            raise impl.fail(f"blob {i} is {fmt_shape(arr.shape)}, expected {fmt_shape(shape)} "
+            raise impl.fail(f"param {i} is {fmt_shape(arr.shape)}, expected {fmt_shape(shape)} "
                             f"for bottom {fmt_shape(bottom_shape)}")
         out.append(arr.reshape(shape))
     return out[0], (out[1] if len(out) > 1 else None)
@@ -172,10 +172,16 @@ def checked_blobs(impl: LayerImpl, bottom_shape: Shape, blobs: Sequence[np.ndarr
 
 @register("Convolution")
 class ConvolutionLayer(LayerImpl):
+
+    def param_roles(self) -> tuple[str, ...]:
+        return ("weight", "bias") if self.p.bias_term else ("weight",)
+
+    def weight_axes(self) -> tuple[int, int]:
+        return 0, 1  # O x C/group x kh x kw
     def read_params(self, proto: Any) -> ConvParams:
         return read_conv_params(self, proto.convolution_param)
 
-    def blob_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
+    def param_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         p = self.p
         channels = bottom_shapes[0][canonical_axis(p.axis, len(bottom_shapes[0]), self)]
         shapes: list[Shape] = [(p.num_output, channels // p.group, *p.kernel)]
@@ -201,16 +207,16 @@ class ConvolutionLayer(LayerImpl):
                 f"{h + 2 * p.pad[0]}x{w + 2 * p.pad[1]} of bottom {fmt_shape(shape)}")
         return [(n, p.num_output, ho, wo)]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         n, c = bottom_shapes[0][:2]
         _, o, ho, wo = top_shapes[0]
         kh, kw = self.p.kernel
         return int(n) * int(o) * int(ho) * int(wo) * (int(c) // self.p.group) * kh * kw
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
         self.reshape([x.shape])
-        weights, bias = checked_blobs(self, x.shape, blobs)
+        weights, bias = checked_params(self, x.shape, params)
         p = self.p
         y = conv2d(x, weights, p.stride, p.pad, p.dilation, p.group)
         if bias is not None:

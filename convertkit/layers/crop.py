@@ -6,7 +6,7 @@ absent, ``offset[0]`` for every axis when given once, and ``offset[i - axis]`` w
 given once per cropped axis (any other count is an error). Each crop must fit:
 ``bottom0.shape[i] - offset >= bottom1.shape[i]``. Bottom 1 only lends its shape.
 
-FLOPs convention: 0 (data movement only).
+MACs convention: 0 (data movement only).
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class CropLayer(LayerImpl):
         start, _ = self._offsets(shape0, shape1)
         return [tuple(shape0[:start]) + tuple(shape1[start:])]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
         ref_shape = tuple(np.shape(bottoms[1]))
         start, offsets = self._offsets(x.shape, ref_shape)

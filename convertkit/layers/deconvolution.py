@@ -8,7 +8,7 @@ output swapped (``deconv_layer.cpp``, ``reverse_dimensions() == true``):
 * forward: per group, ``col = W_g^T @ x_g`` then ``col2im`` scatter-adds each kernel
   tap into the (padded) output, and the padding border is dropped.
 
-FLOPs convention: multiply-adds of the weights, ``N*C*H*W*(O/group)*kh*kw`` (every input
+MACs convention: multiply-adds of the weights, ``N*C*H*W*(O/group)*kh*kw`` (every input
 pixel meets every weight once); the bias add is not counted.
 
 The forward runs one GEMM per kernel tap and scatter-adds it into a strided view of
@@ -21,15 +21,21 @@ from typing import Any, Sequence
 import numpy as np
 
 from .base import LayerImpl, Shape, canonical_axis, fmt_shape, register
-from .convolution import ConvParams, check_bottom_4d, checked_blobs, read_conv_params
+from .convolution import ConvParams, check_bottom_4d, checked_params, read_conv_params
 
 
 @register("Deconvolution")
 class DeconvolutionLayer(LayerImpl):
+
+    def param_roles(self) -> tuple[str, ...]:
+        return ("weight", "bias") if self.p.bias_term else ("weight",)
+
+    def weight_axes(self) -> tuple[int, int]:
+        return 1, 0  # C x O/group x kh x kw
     def read_params(self, proto: Any) -> ConvParams:
         return read_conv_params(self, proto.convolution_param)
 
-    def blob_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
+    def param_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         p = self.p
         channels = bottom_shapes[0][canonical_axis(p.axis, len(bottom_shapes[0]), self)]
         shapes: list[Shape] = [(channels, p.num_output // p.group, *p.kernel)]
@@ -52,16 +58,16 @@ class DeconvolutionLayer(LayerImpl):
                             f"({ho}x{wo}) of bottom {fmt_shape(shape)}")
         return [(n, p.num_output, ho, wo)]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         n, c, h, w = (int(d) for d in bottom_shapes[0])
         o = int(top_shapes[0][1])
         kh, kw = self.p.kernel
         return n * c * h * w * (o // self.p.group) * kh * kw
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
         (_, o, ho, wo), = self.reshape([x.shape])
-        weights, bias = checked_blobs(self, x.shape, blobs)
+        weights, bias = checked_params(self, x.shape, params)
         p = self.p
         n, c, h, w = x.shape
         g = p.group

@@ -2,7 +2,7 @@
 
 (In TRAIN Caffe multiplies by a Bernoulli mask / (1 - dropout_ratio); PSPNet's
 ``conv5_4/dropout`` has ratio 0.1.)
-FLOPs: 0 (data movement).
+MACs: 0 (data movement).
 """
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ class DropoutParams:
 
 @register("Dropout")
 class Dropout(LayerImpl):
+    def channel_map(self) -> str:
+        return "linear"  # identity at TEST
+
     def read_params(self, proto) -> DropoutParams:
         return DropoutParams(dropout_ratio=float(proto.dropout_param.dropout_ratio))
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         # dropout_layer.cpp Forward_cpu, TEST phase: caffe_copy(bottom, top).
         return [bottoms[0]]

@@ -3,7 +3,7 @@ two or more bottoms of identical shape.
 
 No broadcasting: Caffe checks every bottom against bottom 0 (``eltwise_layer.cpp``
 Reshape). This is where ICNet fails at 1024x2048 (``sub12_sum``: 128x256 vs 129x257).
-FLOPs: 1 per output element per bottom after the first.
+MACs: 1 per output element per bottom after the first.
 """
 from __future__ import annotations
 
@@ -55,16 +55,16 @@ class Eltwise(LayerImpl):
         first = tuple(bottom_shapes[0])
         if any(tuple(s) != first for s in bottom_shapes[1:]):
             shapes = " vs ".join(fmt_shape(s) for s in bottom_shapes)
-            names = ", ".join(f"'{b}'" for b in self.layer.bottoms)
+            names = ", ".join(f"'{b}'" for b in self.bottoms)
             raise self.fail(
                 f"Eltwise {p.operation} bottoms differ in shape: {shapes} (bottoms {names})"
             )
         return [first]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         return (len(bottom_shapes) - 1) * count(top_shapes[0])
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         xs = [f32(b) for b in bottoms]
         op = self.p.operation
         if op == "SUM":

@@ -1,6 +1,6 @@
 """ELU: x for x > 0, alpha * (exp(x) - 1) otherwise.
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class ELU(ElementwiseImpl):
     def read_params(self, proto) -> ELUParams:
         return ELUParams(alpha=float(proto.elu_param.alpha))
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         zero = F32(0)
         # elu_layer.cpp: top = max(x, 0) + alpha * (exp(min(x, 0)) - 1); Caffe uses

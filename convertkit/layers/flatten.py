@@ -1,6 +1,6 @@
 """Flatten: merge axes ``axis`` .. ``end_axis`` (inclusive) into one.
 
-FLOPs: 0 (data movement).
+MACs: 0 (data movement).
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ class Flatten(LayerImpl):
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         shape = tuple(bottom_shapes[0])
         # FlattenLayer::Reshape: "Flatten layer does not allow in-place computation."
-        if list(self.layer.tops[:1]) == list(self.layer.bottoms[:1]):
-            raise self.fail(f"Flatten does not allow in-place computation (top '{self.layer.tops[0]}')")
+        if list(self.tops[:1]) == list(self.bottoms[:1]):
+            raise self.fail(f"Flatten does not allow in-place computation (top '{self.tops[0]}')")
         start = canonical_axis(self.p.axis, len(shape), self)
         end = canonical_axis(self.p.end_axis, len(shape), self, "end_axis")
         if end < start:
@@ -38,7 +38,7 @@ class Flatten(LayerImpl):
             )
         return [shape[:start] + (count(shape, start, end + 1),) + shape[end + 1:]]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = bottoms[0]
         # Row-major, like Caffe's memory layout: a view, no copy.
         return [x.reshape(self.reshape([tuple(x.shape)])[0])]

@@ -5,7 +5,7 @@ The bottom is flattened from ``axis`` on (``inner_product_layer.cpp``): with
 ``bottom.shape[:axis] + (O,)``. Weights are ``O x K`` (``K x O`` with ``transpose: true``),
 the bias ``(O,)`` unless ``bias_term: false``.
 
-FLOPs convention: multiply-adds of the weights, ``M*K*O``; the bias add is not counted.
+MACs convention: multiply-adds of the weights, ``M*K*O``; the bias add is not counted.
 """
 from __future__ import annotations
 
@@ -28,6 +28,12 @@ class InnerProductParams:
 
 @register("InnerProduct")
 class InnerProductLayer(LayerImpl):
+
+    def param_roles(self) -> tuple[str, ...]:
+        return ("weight", "bias") if self.p.bias_term else ("weight",)
+
+    def weight_axes(self) -> tuple[int, int]:
+        return (1, 0) if self.p.transpose else (0, 1)  # O x K, or K x O transposed
     def read_params(self, proto: Any) -> InnerProductParams:
         ip = proto.inner_product_param
         if ip.num_output <= 0:
@@ -38,7 +44,7 @@ class InnerProductLayer(LayerImpl):
     def _axis(self, shape: Shape) -> int:
         return canonical_axis(self.p.axis, len(shape), self)
 
-    def blob_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
+    def param_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         p = self.p
         k = count(bottom_shapes[0], self._axis(bottom_shapes[0]))
         shapes: list[Shape] = [(k, p.num_output) if p.transpose else (p.num_output, k)]
@@ -53,23 +59,23 @@ class InnerProductLayer(LayerImpl):
         axis = self._axis(shape)
         return [tuple(shape[:axis]) + (self.p.num_output,)]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         axis = self._axis(bottom_shapes[0])
         return count(bottom_shapes[0], 0, axis) * count(bottom_shapes[0], axis) * self.p.num_output
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
         (top,) = self.reshape([x.shape])
-        expected = self.blob_shapes([x.shape])
-        if len(blobs) != len(expected):
-            raise self.fail(f"needs {len(expected)} blobs "
-                            f"({', '.join(fmt_shape(s) for s in expected)}), got {len(blobs)}")
+        expected = self.param_shapes([x.shape])
+        if len(params) != len(expected):
+            raise self.fail(f"needs {len(expected)} params "
+                            f"({', '.join(fmt_shape(s) for s in expected)}), got {len(params)}")
         arrays = []
-        for i, (b, shape) in enumerate(zip(blobs, expected)):
+        for i, (b, shape) in enumerate(zip(params, expected)):
             b = np.asarray(b, dtype=np.float32)
             if b.size != count(shape):
                 # Caffe: "Input size incompatible with inner product parameters."
-                raise self.fail(f"blob {i} is {fmt_shape(b.shape)} but bottom {fmt_shape(x.shape)} "
+                raise self.fail(f"param {i} is {fmt_shape(b.shape)} but bottom {fmt_shape(x.shape)} "
                                 f"needs {fmt_shape(shape)}")
             arrays.append(b.reshape(shape))
         axis = self._axis(x.shape)

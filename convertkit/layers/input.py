@@ -1,7 +1,7 @@
 """Input: declares network inputs with ``input_param { shape { dim: ... } }``.
 
 Caffe's ``InputLayer`` has no bottoms and one or more tops; it only shapes its tops,
-whose data the caller fills. FLOPs: 0 (no computation).
+whose data the caller fills. MACs: 0 (no computation).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Input(LayerImpl):
         return InputParams(shapes=shapes)
 
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
-        shapes, tops = self.p.shapes, self.layer.tops
+        shapes, tops = self.p.shapes, self.tops
         # InputLayer::LayerSetUp: "Must specify 'shape' once, once per top blob, or not
         # at all"; a single shape applies to every top.
         if not shapes:
@@ -47,10 +47,10 @@ class Input(LayerImpl):
                 raise self.fail(f"declares a negative dimension in shape {fmt_shape(s)}")
         return [shapes[0] if len(shapes) == 1 else shapes[i] for i in range(len(tops))]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         # Caffe's InputLayer::Forward_cpu does nothing: the data comes from the caller.
         raise UsageError(
-            f"Input layer has no forward pass: feed {', '.join(repr(t) for t in self.layer.tops)} "
+            f"Input layer has no forward pass: feed {', '.join(repr(t) for t in self.tops)} "
             "as network inputs",
             layer=self.name,
         )

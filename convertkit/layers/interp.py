@@ -26,7 +26,7 @@ as a horizontal pass over the rows that are needed, then the vertical blend), so
 result equals Caffe's CPU result bit for bit. Shrinking 1025 -> 513 has ratio exactly 2
 and lambdas exactly 0: pure decimation ``x[..., ::2, ::2]``.
 
-FLOPs convention: 4 multiply-adds per output element (two lerps per axis); 0 for the
+MACs convention: 4 multiply-adds per output element (two lerps per axis); 0 for the
 copy case.
 """
 from __future__ import annotations
@@ -37,7 +37,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import PrototxtError
-from ..proto import caffe_pb2
 from .base import LayerImpl, Shape, fmt_shape, register
 
 #: Output elements blended per step of the vertical pass (4 MiB of float32).
@@ -58,6 +57,9 @@ class InterpParams:
 
 @register("Interp")
 class InterpLayer(LayerImpl):
+    def channel_map(self) -> str:
+        return "linear"
+
     def read_params(self, proto: Any) -> InterpParams:
         ip = proto.interp_param
         has = ip.HasField
@@ -118,36 +120,20 @@ class InterpLayer(LayerImpl):
         _, _, ho, wo = self._sizes(shape)
         return [(shape[0], shape[1], ho, wo)]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         h_eff, w_eff, ho, wo = self._sizes(tuple(bottom_shapes[0]))
         if (h_eff, w_eff) == (ho, wo):
             return 0
         n, c = (int(d) for d in bottom_shapes[0][:2])
         return 4 * n * c * ho * wo
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
         h_eff, w_eff, ho, wo = self._sizes(x.shape)
         b = -self.p.pad_beg
         window = x[:, :, b:b + h_eff, b:b + w_eff]
         return [interp_bilinear(window, ho, wo)]
 
-
-    def for_opencv(self):
-        """OpenCV's Interp understands height/width and zoom_factor but gives 0x0 for
-        shrink_factor and ignores pad_beg/pad_end: spell out the size Caffe computes."""
-        from ..errors import UsageError
-        from ..graph import Layer
-
-        p = self.p
-        if p.rule == "size" and p.pad_beg == 0 and p.pad_end == 0:
-            return None
-        if p.pad_beg or p.pad_end:
-            raise UsageError("OpenCV's Interp cannot crop (pad_beg/pad_end)", layer=self.name)
-        _, _, ho, wo = self._sizes(tuple(self.layer.bottom_shapes[0]))
-        lp = caffe_pb2().LayerParameter(name=self.name, type="Interp")
-        lp.interp_param.height, lp.interp_param.width = ho, wo
-        return [Layer(self.name, "Interp", list(self.layer.bottoms), list(self.layer.tops), lp, [])]
 
 def _axis_weights(size_in: int, size_out: int):
     """Caffe's per-axis source index, step (0 or 1) and weights, in float32."""

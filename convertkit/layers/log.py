@@ -1,6 +1,6 @@
 """Log: log_base(shift + scale * x); base -1 (the default) means e.
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class Log(ElementwiseImpl):
             raise PrototxtError(f"log_param base must be -1 (e) or > 0, got {p.base:g}", layer=self.name)
         return p
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         p = self.p
         scale, shift = F32(p.scale), F32(p.shift)

@@ -12,7 +12,7 @@
   padding, which with an odd size and stride 1 is always ``size^2``. The pool is the
   Pooling module's, so it is Caffe's AVE pooling exactly.
 
-FLOPs convention: per output element, ``local_size`` (ACROSS) or ``local_size^2``
+MACs convention: per output element, ``local_size`` (ACROSS) or ``local_size^2``
 (WITHIN) multiply-adds for the windowed sum of squares, plus 2 for the power and the
 product with x.
 """
@@ -58,12 +58,12 @@ class LRNLayer(LayerImpl):
             raise self.fail(f"LRN needs a 4-axis NxCxHxW bottom, got {fmt_shape(shape)}")
         return [shape]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         size = self.p.local_size
         window = size if self.p.norm_region == "ACROSS_CHANNELS" else size * size
         return count(bottom_shapes[0]) * (window + 2)
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
         self.reshape([x.shape])
         p = self.p

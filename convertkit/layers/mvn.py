@@ -2,7 +2,7 @@
 ``across_channels``): y = (x - mean) / (std + eps), or just x - mean.
 
 Note eps is added to the standard deviation, not to the variance (unlike BN).
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class MVN(ElementwiseImpl):
             raise self.fail(f"MVN needs a bottom with 1 to 4 axes, got {fmt_shape(bottom_shapes[0])}")
         return [tuple(bottom_shapes[0])]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         p = self.p
         # Forward_cpu: num = across_channels ? N : N * C rows of dim = count / num.

@@ -19,7 +19,7 @@ Window of output row ``oh``: ``hstart = oh*stride - pad``, ``hend = hstart + ker
   ``sum(x^2) / (FLT_MIN + sum(x))`` over the window clipped to ``[0, H)``, without padding.
   That is what is computed here; TRAIN-phase sampling is not reproduced.
 
-FLOPs convention: one operation per window cell, ``N*C*Ho*Wo*kh*kw``.
+MACs convention: one operation per window cell, ``N*C*Ho*Wo*kh*kw``.
 """
 from __future__ import annotations
 
@@ -59,6 +59,9 @@ def pooled_size(size: int, kernel: int, stride: int, pad: int, padded: bool) -> 
 
 @register("Pooling")
 class PoolingLayer(LayerImpl):
+    def channel_map(self) -> str:
+        return "linear" if self.p.method == "AVE" else "pointwise"
+
     def read_params(self, proto: Any) -> PoolingParams:
         pp = proto.pooling_param
 
@@ -124,12 +127,12 @@ class PoolingLayer(LayerImpl):
                             f"bottom {fmt_shape(shape)}: output would be {ho}x{wo}")
         return [(n, c, ho, wo)]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         kh, kw = self._kernel(bottom_shapes[0])
         n, c, ho, wo = (int(d) for d in top_shapes[0])
         return n * c * ho * wo * kh * kw
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
         (_, _, ho, wo), = self.reshape([x.shape])
         kernel = self._kernel(x.shape)

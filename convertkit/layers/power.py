@@ -1,6 +1,6 @@
 """Power: (shift + scale * x) ^ power.
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Power(ElementwiseImpl):
         pp = proto.power_param
         return PowerParams(power=float(pp.power), scale=float(pp.scale), shift=float(pp.shift))
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         power, scale, shift = F32(self.p.power), F32(self.p.scale), F32(self.p.shift)
         # power_layer.cpp: when power * scale == 0 the output is constant:

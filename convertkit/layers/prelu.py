@@ -1,6 +1,6 @@
 """PReLU: ReLU with a learned negative slope per channel (or one shared slope).
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -20,6 +20,14 @@ class PReLUParams:
 
 @register("PReLU")
 class PReLU(ElementwiseImpl):
+    roles = ("slope",)
+
+    def channel_map(self) -> str:
+        return "pointwise"
+
+    def channel_roles(self) -> tuple[str, ...]:
+        return () if self.p.channel_shared else self.roles
+
     def read_params(self, proto) -> PReLUParams:
         return PReLUParams(channel_shared=bool(proto.prelu_param.channel_shared))
 
@@ -28,7 +36,7 @@ class PReLU(ElementwiseImpl):
         if len(shape) < 2:
             raise self.fail(f"PReLU needs a bottom with at least 2 axes, got {fmt_shape(shape)}")
 
-    def blob_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
+    def param_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         self._check(bottom_shapes[0])
         # One slope, or one per channel (axis 1).
         return [(1,)] if self.p.channel_shared else [(int(bottom_shapes[0][1]),)]
@@ -37,9 +45,9 @@ class PReLU(ElementwiseImpl):
         self._check(bottom_shapes[0])
         return [tuple(bottom_shapes[0])]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         # prelu_layer.cpp: c = (i / dim) % channels / div_factor; the shared case uses
         # slope[0] for every channel. top = max(x, 0) + slope[c] * min(x, 0).
-        slope = f32(blobs[0]).reshape((1, -1) + (1,) * (x.ndim - 2))
+        slope = f32(params[0]).reshape((1, -1) + (1,) * (x.ndim - 2))
         return [np.maximum(x, F32(0)) + slope * np.minimum(x, F32(0))]

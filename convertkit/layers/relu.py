@@ -1,6 +1,6 @@
 """ReLU, with Caffe's leaky variant ``relu_param.negative_slope``.
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class ReLU(ElementwiseImpl):
     def read_params(self, proto) -> ReLUParams:
         return ReLUParams(negative_slope=float(proto.relu_param.negative_slope))
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         slope = F32(self.p.negative_slope)
         # relu_layer.cpp: top = max(x, 0) + negative_slope * min(x, 0).

@@ -1,7 +1,7 @@
 """Reshape: replace axes ``axis`` .. ``axis+num_axes`` of the bottom by ``shape``;
 a 0 copies the bottom's dimension at that place, one -1 is inferred from the count.
 
-FLOPs: 0 (data movement).
+MACs: 0 (data movement).
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class Reshape(LayerImpl):
             )
         return [tuple(top)]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = bottoms[0]
         # Row-major, like Caffe's memory layout: a view, no copy.
         return [x.reshape(self.reshape([tuple(x.shape)])[0])]

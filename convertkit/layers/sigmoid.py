@@ -1,6 +1,6 @@
 """Sigmoid: 1 / (1 + exp(-x)).
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .base import register
 
 @register("Sigmoid")
 class Sigmoid(ElementwiseImpl):
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         # sigmoid_layer.cpp: BVLC since 2017 computes 0.5 * tanh(0.5 * x) + 0.5; older
         # Caffe (and the PSPNet fork) 1 / (1 + exp(-x)). They agree to float32 rounding;

@@ -1,7 +1,7 @@
 """Slice: split one bottom along an axis into several tops, at ``slice_point``s or
 into equal parts.
 
-FLOPs: 0 (data movement).
+MACs: 0 (data movement).
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Slice(LayerImpl):
     def _sizes(self, shape: Shape) -> tuple[int, list[int]]:
         """The slice axis and the size of every top along it (SliceLayer::Reshape)."""
         axis = self._axis(len(shape))
-        n_top, size, points = len(self.layer.tops), int(shape[axis]), self.p.slice_points
+        n_top, size, points = len(self.tops), int(shape[axis]), self.p.slice_points
         if points:
             # CHECK_EQ(slice_point_size, top.size() - 1); points strictly increasing.
             if len(points) != n_top - 1:
@@ -76,7 +76,7 @@ class Slice(LayerImpl):
         axis, sizes = self._sizes(shape)
         return [shape[:axis] + (s,) + shape[axis + 1:] for s in sizes]
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = bottoms[0]
         axis, sizes = self._sizes(tuple(x.shape))
         cuts = np.cumsum(sizes)[:-1]

@@ -1,6 +1,6 @@
 """Softmax along one axis (default 1, channels).
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ class Softmax(LayerImpl):
         canonical_axis(self.p.axis, len(bottom_shapes[0]), self)
         return [tuple(bottom_shapes[0])]
 
-    def flops(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
+    def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         return count(top_shapes[0])
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         axis = canonical_axis(self.p.axis, x.ndim, self)
         # softmax_layer.cpp: subtract the max over the axis (numerical stability),

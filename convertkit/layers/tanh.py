@@ -1,6 +1,6 @@
 """TanH: the hyperbolic tangent.
 
-FLOPs: 1 per output element.
+MACs: 1 per output element.
 """
 from __future__ import annotations
 
@@ -14,6 +14,6 @@ from .base import register
 
 @register("TanH")
 class TanH(ElementwiseImpl):
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         # tanh_layer.cpp: top = tanh(x).
         return [np.tanh(f32(bottoms[0]))]

@@ -1,6 +1,6 @@
 """Threshold: 1 where x > threshold, else 0.
 
-FLOPs: 1 per output element (one comparison).
+MACs: 1 per output element (one comparison).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class Threshold(ElementwiseImpl):
     def read_params(self, proto) -> ThresholdParams:
         return ThresholdParams(threshold=float(proto.threshold_param.threshold))
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         # threshold_layer.cpp: top = (x > threshold) ? 1 : 0 (strictly greater).
         return [(x > F32(self.p.threshold)).astype(F32)]

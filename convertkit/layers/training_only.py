@@ -3,7 +3,7 @@
 Registering them lets the loader tell "training-only, dropped (noted)" apart from
 "unsupported". They never run: shape inference and forward refuse them. ``Python``
 layers stay unsupported, since their code is not part of the model files.
-FLOPs: 0 (never run).
+MACs: 0 (never run).
 """
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ class TrainingOnly(LayerImpl):
 
     def _refuse(self) -> Exception:
         return self.fail(
-            f"{self.layer.type} is a training-only layer; deploy graphs drop it before use"
+            f"{self.type} is a training-only layer; deploy graphs drop it before use"
         )
 
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         raise self._refuse()
 
-    def forward(self, bottoms: Sequence[np.ndarray], blobs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         raise self._refuse()

@@ -1,39 +1,41 @@
 """Rewrite a net so that OpenCV dnn's Caffe importer loads it and computes the same.
 
-OpenCV has no ``BN`` type and computes a 0x0 output for a shrink ``Interp``; each
-layer's module says how OpenCV expresses it (``LayerImpl.for_opencv``), and this pass
-only applies those answers. Blob names are kept, and each replaced layer's last
-replacement keeps the original layer name, so OpenCV's per-layer outputs line up with
-the numpy runtime's.
+Each layer type's OpenCV expression lives in ``convertkit/backends/opencv``; this
+pass only applies them. Blob names are kept, and each replaced layer's last
+replacement keeps the original layer name, so OpenCV's per-layer outputs line up
+with the numpy runtime's. The input net is not changed.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
+from ..backends import Context, backend
+from ..fileio import atomic_write
 from ..graph import Net
+from ..layers.base import Shape
 from ..prototxt import net_to_text
 from ..wire import save_caffemodel
-from ..fileio import atomic_write
 
 
-def rewrite_for_opencv(net: Net) -> tuple[Net, list[str]]:
-    """A new Net OpenCV can load; returns it and notes on what changed."""
-    if not net.blob_shapes:
-        net.infer_shapes()
+def rewrite_for_opencv(net: Net, input_shapes: Mapping[str, Shape] | None = None
+                       ) -> tuple[Net, list[str]]:
+    """A new Net OpenCV can load, for the declared input shapes or ``input_shapes``
+    (explicit Interp sizes depend on them); returns it and notes on what changed."""
+    opencv = backend("opencv")
+    plan = net.plan(input_shapes)
     layers: list = []
     changed: dict[str, list[str]] = {}  # "BN -> BatchNorm + Scale": layer names
     for layer in net.layers:
-        replacement = layer.impl.for_opencv()
+        replacement = opencv.convert(Context(net, plan, layer))
         if replacement is None:
             layers.append(layer)
         else:
             layers.extend(replacement)
             kind = f"{layer.type} -> {' + '.join(r.type for r in replacement)}"
             changed.setdefault(kind, []).append(layer.name)
-    out = Net(name=net.name, inputs=dict(net.inputs), layers=layers,
-              notes=list(net.notes), prototxt_path=net.prototxt_path,
-              caffemodel_path=net.caffemodel_path)
-    out.infer_shapes()
+    out = net.replace(layers=layers, inputs=dict(plan.inputs))
+    out.plan()
     notes = []
     if changed:
         total = sum(len(v) for v in changed.values())

@@ -1,0 +1,21 @@
+"""Runtimes: the same net run by convertkit's numpy reference or another framework.
+
+Every runtime implements :class:`~convertkit.runtime.base.Runtime`; they are found by
+name through :func:`create`. A framework is imported only when its runtime is used.
+"""
+from __future__ import annotations
+
+from .base import (Runtime, create, installed_runtimes, register_runtime, resolve_keep,
+                   runtime_class, runtime_infos)
+
+register_runtime("numpy", "convertkit.runtime.numpy:NumpyRuntime",
+                 about="convertkit's Caffe-exact reference (numpy, float32)")
+register_runtime("opencv", "convertkit.runtime.opencv:OpenCVRuntime", requires=("cv2",),
+                 extra="opencv", about="OpenCV dnn's Caffe importer, an outside oracle")
+register_runtime("torch", "convertkit.runtime.torch:TorchRuntime", requires=("torch",),
+                 extra="torch", about="PyTorch modules built from the graph")
+register_runtime("onnx", "convertkit.runtime.onnx:OnnxRuntime", requires=("onnx", "onnxruntime"),
+                 extra="onnx", about="the ONNX model convertkit writes, run by onnxruntime")
+
+__all__ = ["Runtime", "create", "installed_runtimes", "register_runtime", "resolve_keep",
+           "runtime_class", "runtime_infos"]

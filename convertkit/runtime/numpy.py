@@ -7,39 +7,36 @@ that no later layer reads and nobody asked to keep.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ShapeError, UsageError
+from ..errors import ShapeError
 from ..graph import Layer, Net
 from ..layers.base import fmt_shape
+from .base import Keep, LayerHook, Runtime, input_arrays, plan_for, resolve_keep
 
-LayerHook = Callable[[Layer, list[np.ndarray]], None]
+#: ``hook(layer, arrays)``: the Layer itself, with its bottoms or its tops.
+GraphHook = Callable[[Layer, list[np.ndarray]], None]
 
 
-def _keep_set(net: Net, keep: str | Iterable[str]) -> set[str]:
-    if keep == "outputs":
-        return set(net.outputs)
-    if keep == "all":
-        names = set(net.inputs)
-        for layer in net.layers:
-            names.update(layer.tops)
-        return names
-    wanted = set([keep] if isinstance(keep, str) else keep)
-    known = set(net.inputs).union(*(layer.tops for layer in net.layers))
-    unknown = sorted(wanted - known)
-    if unknown:
-        raise UsageError(f"no blob named {', '.join(map(repr, unknown))} in the net")
-    return wanted
+class NumpyRuntime(Runtime):
+    """convertkit's Caffe-exact reference."""
+
+    name = "numpy"
+
+    def forward(self, inputs: Mapping[str, np.ndarray], keep: Keep = "outputs",
+                on_layer: LayerHook | None = None) -> dict[str, np.ndarray]:
+        after = (lambda layer, tops: on_layer(layer.name, tops)) if on_layer else None
+        return forward(self.net, inputs, keep, after_layer=after)
 
 
 def forward(
     net: Net,
     inputs: Mapping[str, np.ndarray],
-    keep: str | Iterable[str] = "outputs",
-    before_layer: LayerHook | None = None,
-    after_layer: LayerHook | None = None,
+    keep: Keep = "outputs",
+    before_layer: GraphHook | None = None,
+    after_layer: GraphHook | None = None,
     progress: Callable[[int, int, Layer], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``net`` on ``inputs`` (blob name -> NCHW float32 array).
@@ -48,22 +45,13 @@ def forward(
     holds it after the pass) or a list of blob names. ``before_layer(layer, bottoms)``
     runs before each layer (calibration uses it to set statistics), and
     ``after_layer(layer, tops)`` after it with that layer's own outputs (per-layer
-    comparisons use it).
+    comparisons use it). Inputs of another size or batch are planned afresh; the
+    net itself is not changed.
     """
-    missing = [n for n in net.inputs if n not in inputs]
-    if missing:
-        raise UsageError(f"missing input blob(s): {', '.join(missing)}")
-    values: dict[str, np.ndarray] = {}
-    for name in net.inputs:
-        arr = np.asarray(inputs[name])
-        if arr.dtype != np.float32:
-            arr = arr.astype(np.float32)
-        values[name] = arr
-    # Shapes for these inputs (batch or size may differ from the declared ones).
-    given = {n: tuple(a.shape) for n, a in values.items()}
-    if any(net.blob_shapes.get(n) != s for n, s in given.items()):
-        net.infer_shapes(given)
-    kept = _keep_set(net, keep)
+    values = input_arrays(net, inputs)
+    kept = resolve_keep(net, keep)
+    plan = plan_for(net, values, kept)
+    kept_set = set(kept)
     last_use = {}
     for i, layer in enumerate(net.layers):
         for b in layer.bottoms:
@@ -73,8 +61,8 @@ def forward(
         bottoms = [values[b] for b in layer.bottoms]
         if before_layer is not None:
             before_layer(layer, bottoms)
-        tops = layer.impl.forward(bottoms, layer.blobs)
-        for top, arr, shape in zip(layer.tops, tops, layer.top_shapes):
+        tops = layer.impl.forward(bottoms, layer.params)
+        for top, arr, shape in zip(layer.tops, tops, plan.tops[i]):
             if tuple(arr.shape) != tuple(shape):
                 raise ShapeError(f"forward produced {fmt_shape(arr.shape)} for '{top}' "
                                  f"but the shape rule says {fmt_shape(shape)}", layer=layer.name)
@@ -86,11 +74,11 @@ def forward(
         for top, arr in zip(layer.tops, tops):
             values[top] = arr
         for b in layer.bottoms:
-            if last_use.get(b) == i and b not in kept and b not in layer.tops:
+            if last_use.get(b) == i and b not in kept_set and b not in layer.tops:
                 values.pop(b, None)
         if progress is not None:
             progress(i + 1, total, layer)
-    return {name: values[name] for name in values if name in kept}
+    return {name: values[name] for name in kept}
 
 
 def forward_layers(net: Net, inputs: Mapping[str, np.ndarray],

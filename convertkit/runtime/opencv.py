@@ -1,27 +1,29 @@
 """OpenCV dnn as an outside oracle: the same Caffe files, read by someone else's code.
 
 The net is first rewritten by convertkit.passes.opencv (BN -> BatchNorm + Scale,
-shrink/zoom Interp -> explicit size), then loaded with ``cv2.dnn.readNetFromCaffe``.
-Fusion is disabled so every layer's own output can be read back.
+shrink/zoom Interp -> explicit size, for the input shapes of each run), written to a
+temporary prototxt + caffemodel and loaded with ``cv2.dnn.readNetFromCaffe``. Fusion
+is disabled so every layer's own output can be read back.
 """
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import numpy as np
 
 from ..errors import UsageError
 from ..graph import Net
 from ..passes.opencv import rewrite_for_opencv, write_net
+from .base import Keep, LayerHook, Runtime, input_arrays, plan_for, resolve_keep
 
 
 def cv2_module():
     try:
         import cv2
     except ImportError:
-        raise UsageError("the OpenCV runtime needs opencv-python-headless<5: "
+        raise UsageError("the opencv runtime needs opencv-python-headless<5: "
                          "pip install 'convertkit[opencv]'") from None
     major = int(cv2.__version__.split(".")[0])
     if major >= 5 or not hasattr(cv2.dnn, "readNetFromCaffe"):
@@ -30,13 +32,11 @@ def cv2_module():
     return cv2
 
 
-class OpenCVNet:
-    """A Net loaded into OpenCV dnn (CPU, no fusion)."""
+class _Loaded:
+    """One rewritten net loaded into OpenCV dnn (CPU, no fusion)."""
 
-    def __init__(self, net: Net):
-        cv2 = cv2_module()
-        self.source = net
-        self.net, self.notes = rewrite_for_opencv(net)
+    def __init__(self, cv2, net: Net, shapes):
+        self.net, self.notes = rewrite_for_opencv(net, shapes)
         with tempfile.TemporaryDirectory(prefix="convertkit-cv-") as tmp:
             proto, model = Path(tmp) / "net.prototxt", Path(tmp) / "net.caffemodel"
             write_net(self.net, proto, model)
@@ -45,49 +45,66 @@ class OpenCVNet:
         self.cv.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         self.cv.enableFusion(False)
         # The layer that writes each blob last, and which of its tops it is.
-        self.writer: dict[str, tuple[str, int]] = {}
+        self.writer: dict[str, str] = {}
         for layer in self.net.layers:
             for i, top in enumerate(layer.tops):
-                self.writer[top] = (layer.name, i)
+                self.writer[top] = layer.name if i == 0 else f"{layer.name}.{i}"
 
-    def _run(self, inputs: Mapping[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
-        for name in self.net.inputs:
-            if name not in inputs:
-                raise UsageError(f"missing input blob {name!r}")
-            self.cv.setInput(np.ascontiguousarray(inputs[name], dtype=np.float32), name)
+    def run(self, arrays: Mapping[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
+        for name, arr in arrays.items():
+            self.cv.setInput(np.ascontiguousarray(arr, dtype=np.float32), name)
         outs = self.cv.forward(names) if names else []
         return [np.asarray(o, dtype=np.float32) for o in outs]
 
-    def forward(self, inputs: Mapping[str, np.ndarray],
-                keep: str | Iterable[str] = "outputs") -> dict[str, np.ndarray]:
-        """Blob values after the pass, as Caffe's net.blobs holds them."""
-        if keep == "outputs":
-            wanted = self.net.outputs
-        elif keep == "all":
-            wanted = list(self.net.inputs) + list(self.writer)
-        else:
-            wanted = [keep] if isinstance(keep, str) else list(keep)
-        unknown = [w for w in wanted if w not in self.writer and w not in self.net.inputs]
-        if unknown:
-            raise UsageError(f"no blob named {', '.join(map(repr, unknown))} in the net")
-        blobs = [w for w in wanted if w in self.writer]
-        layer_names = []
-        for b in blobs:
-            layer, idx = self.writer[b]
-            layer_names.append(layer if idx == 0 else f"{layer}.{idx}")
-        results = dict(zip(blobs, self._run(inputs, layer_names)))
+
+class OpenCVRuntime(Runtime):
+    """OpenCV dnn reading convertkit's rewrite of the net."""
+
+    name = "opencv"
+
+    def __init__(self, net: Net):
+        super().__init__(net)
+        self._cv2 = cv2_module()
+        self._loaded: dict[tuple, _Loaded] = {}
+
+    def loaded(self, arrays: Mapping[str, np.ndarray]) -> _Loaded:
+        """The OpenCV net for these input shapes (rewritten and loaded once per shape)."""
+        shapes = {n: tuple(a.shape) for n, a in arrays.items()}
+        key = tuple(sorted(shapes.items()))
+        if key not in self._loaded:
+            self._loaded[key] = _Loaded(self._cv2, self.net, shapes)
+        return self._loaded[key]
+
+    @property
+    def notes(self) -> list[str]:
+        return [n for cv in self._loaded.values() for n in cv.notes]
+
+    def forward(self, inputs: Mapping[str, np.ndarray], keep: Keep = "outputs",
+                on_layer: LayerHook | None = None) -> dict[str, np.ndarray]:
+        arrays = input_arrays(self.net, inputs)
+        wanted = resolve_keep(self.net, keep)
+        plan_for(self.net, arrays, wanted)
+        cv = self.loaded(arrays)
+        blobs = [w for w in wanted if w not in arrays]
+        names = [cv.writer[b] for b in blobs]
+        layer_names = [layer.name for layer in self.net.layers] if on_layer else []
+        outs = cv.run(arrays, names + layer_names)
+        results = dict(zip(blobs, outs[:len(names)]))
+        if on_layer:
+            for name, out in zip(layer_names, outs[len(names):]):
+                on_layer(name, [out])
         for w in wanted:
-            if w in self.net.inputs:
-                results[w] = np.asarray(inputs[w], dtype=np.float32)
+            if w in arrays:
+                results[w] = arrays[w]
         return {w: results[w] for w in wanted}
 
     def forward_layers(self, inputs: Mapping[str, np.ndarray],
-                       layers: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+                       layers=None) -> dict[str, np.ndarray]:
         """Each original layer's own first output (OpenCV reports per layer name)."""
-        names = list(layers) if layers is not None else [l.name for l in self.source.layers]
-        return dict(zip(names, self._run(inputs, names)))
+        arrays = input_arrays(self.net, inputs)
+        names = list(layers) if layers is not None else [l.name for l in self.net.layers]
+        return dict(zip(names, self.loaded(arrays).run(arrays, names)))
 
 
-def forward(net: Net, inputs: Mapping[str, np.ndarray],
-            keep: str | Iterable[str] = "outputs") -> dict[str, np.ndarray]:
-    return OpenCVNet(net).forward(inputs, keep)
+def forward(net: Net, inputs: Mapping[str, np.ndarray], keep: Keep = "outputs") -> dict[str, np.ndarray]:
+    return OpenCVRuntime(net).forward(inputs, keep)

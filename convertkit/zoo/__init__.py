@@ -39,7 +39,8 @@ import numpy as np
 from ..errors import UsageError
 from ..graph import Net
 from . import geometry
-from .calibrate import calibrate, fold_bn, init_blobs
+from ..passes.batchnorm import fold_batchnorm
+from .calibrate import calibrate, init_params
 from .nets import BUILDERS, SPECS, Spec, channels
 
 __all__ = ["NAMES", "SPECS", "MakeResult", "make", "make_prototxt", "write",
@@ -123,7 +124,7 @@ def _net_from_text(text: str) -> Net:
     from ..proto import parse_text
 
     net = build_net(parse_text(text), "<zoo>")
-    net.infer_shapes()
+    net.plan()  # fail here, naming the layer, if the size does not fit
     return net
 
 
@@ -206,7 +207,7 @@ def make(name: str, input_size=None, classes: int | None = None, width: float = 
          calibration: tuple[int, int] | None = None,
          progress: Callable[[str, int, int], None] | None = None,
          info: MakeResult | None = None) -> tuple[str, Net]:
-    """Build zoo model ``name``: (prototxt text, Net with blobs).
+    """Build zoo model ``name``: (prototxt text, Net with learned params).
 
     ``input_size``: None (official), an int (square) or (H, W) / "HxW". ``classes``:
     None for the official count. ``width``: channel multiplier (0.125 gives a fast
@@ -241,18 +242,17 @@ def make(name: str, input_size=None, classes: int | None = None, width: float = 
     geometry.check_size(spec.family, spec.name, cal_hw)
     cal_net = net if (cal_hw == hw and bn == "keep") else _net_from_text(
         make_prototxt(name, cal_hw, classes, width, "keep"))
-    init_blobs(cal_net, seed, spec.stream_damping)
+    init_params(cal_net, seed, spec.stream_damping)
     batch, source = calibration_inputs(cal_hw)
     total = len(cal_net.layers)
     hook = (lambda done, _total, layer: progress("calibrating", done, total)) if progress else None
     pooled = calibrate(cal_net, {"data": batch}, progress=hook)
 
     if cal_net is not net:
-        blobs = fold_bn(cal_net) if bn == "merge" else {
-            layer.name: layer.blobs for layer in cal_net.layers}
+        source_net = fold_batchnorm(cal_net)[0] if bn == "merge" else cal_net
+        params = {layer.name: layer.params for layer in source_net.layers}
         for layer in net.layers:
-            layer.blobs = [np.array(b, np.float32) for b in blobs.get(layer.name, [])]
-    net.infer_shapes()  # back to the declared 1 x 3 x H x W (calibration ran a batch)
+            layer.params = [np.array(b, np.float32) for b in params.get(layer.name, [])]
     net.notes.append(
         f"seeded random weights (seed {seed}); BN statistics measured at "
         f"{cal_hw[0]}x{cal_hw[1]} on {source}"
@@ -300,7 +300,7 @@ def write(name: str, out_dir: str | os.PathLike, input_size=None, classes: int |
         save_caffemodel(net, model_path)
         result.update(
             caffemodel=str(model_path),
-            blobs=net.num_blobs,
+            learned_blobs=net.num_learned_blobs,
             params=net.num_params,
             calibration_size=list(info.calibration_size or ()),
             calibration_source=info.calibration_source,

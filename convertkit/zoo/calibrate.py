@@ -53,8 +53,8 @@ def rng_for(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(int(seed)))
 
 
-def init_blobs(net: Net, seed: int, stream_damping: tuple[str, float] | None = None) -> None:
-    """Give every layer of ``net`` (shapes inferred) its seeded blobs; BN mean 0 and
+def init_params(net: Net, seed: int, stream_damping: tuple[str, float] | None = None) -> None:
+    """Give every layer of ``net`` its seeded learned params; BN mean 0 and
     variance 1 until calibrated.
 
     ``stream_damping`` = (regex, factor) scales slope and bias of the BNs whose names
@@ -64,19 +64,20 @@ def init_blobs(net: Net, seed: int, stream_damping: tuple[str, float] | None = N
     ``conv5_*_1x1_increase/bn``) is halved to keep that sum O(1).
     """
     rng = rng_for(seed)
+    plan = net.plan()
     damp_re = re.compile(stream_damping[0]) if stream_damping else None
     for layer in net.layers:
-        shapes = [tuple(int(d) for d in s) for s in layer.impl.blob_shapes(layer.bottom_shapes)]
+        shapes = [tuple(int(d) for d in s) for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
         if not shapes:
-            layer.blobs = []
+            layer.params = []
             continue
         if layer.type == "Convolution":
             w_shape = shapes[0]
             fan_in = int(np.prod(w_shape[1:]))
             w = rng.standard_normal(w_shape, dtype=np.float32) * np.float32(math.sqrt(2.0 / fan_in))
-            blobs = [w.astype(np.float32)]
+            params = [w.astype(np.float32)]
             if len(shapes) > 1:
-                blobs.append(rng.normal(0.0, CLASSIFIER_BIAS_STD, shapes[1]).astype(np.float32))
+                params.append(rng.normal(0.0, CLASSIFIER_BIAS_STD, shapes[1]).astype(np.float32))
         elif layer.type == "BN":
             c_shape = shapes[0]
             slope = rng.uniform(*BN_SLOPE_RANGE, c_shape)
@@ -85,13 +86,13 @@ def init_blobs(net: Net, seed: int, stream_damping: tuple[str, float] | None = N
             bias = rng.normal(0.0, BN_BIAS_STD, c_shape)
             if damp_re is not None and damp_re.fullmatch(layer.name):
                 slope, bias = slope * stream_damping[1], bias * stream_damping[1]
-            blobs = [slope.astype(np.float32), bias.astype(np.float32),
+            params = [slope.astype(np.float32), bias.astype(np.float32),
                      np.zeros(c_shape, np.float32), np.ones(shapes[3], np.float32)]
         elif layer.type == "Scale":
-            blobs = [np.ones(s, np.float32) for s in shapes]  # data_sub1: identity, as released
+            params = [np.ones(s, np.float32) for s in shapes]  # data_sub1: identity, as released
         else:  # pragma: no cover - the zoo nets have no other learned layers
             raise NotImplementedError(f"no initialiser for {layer.type} layer '{layer.name}'")
-        layer.blobs = blobs
+        layer.params = params
 
 
 #: Grid of the stored statistics: variances on a 1/16-octave log grid, means on a grid
@@ -158,36 +159,12 @@ def calibrate(net: Net, inputs: dict[str, np.ndarray],
             return
         mean, var, was_pooled = bn_statistics(bottoms[0])
         q_mean, q_var = quantize_statistics(mean, var)
-        layer.blobs[2] = q_mean.reshape(layer.blobs[2].shape)
-        layer.blobs[3] = q_var.reshape(layer.blobs[3].shape)
+        layer.params[2] = q_mean.reshape(layer.params[2].shape)
+        layer.params[3] = q_var.reshape(layer.params[3].shape)
         pooled[layer.name] = was_pooled
 
     forward(net, inputs, keep="outputs", before_layer=before, progress=progress)
     return pooled
-
-
-def fold_bn(net: Net) -> dict[str, list[np.ndarray]]:
-    """Blobs of the BN-merged net: each conv followed by ``<conv>/bn`` becomes
-    ``W' = W * s[o]``, ``b' = (b - mean) * s + bias`` with ``s = slope / sqrt(var + eps)``
-    (bn_layer.cpp's inference formula, in float64, rounded once to float32).
-    Layers without a BN keep their blobs. BN layers are absent from the result."""
-    bns = {layer.name: layer for layer in net.layers if layer.type == "BN"}
-    out: dict[str, list[np.ndarray]] = {}
-    for layer in net.layers:
-        if layer.type == "BN":
-            continue
-        bn = bns.get(f"{layer.name}/bn")
-        if bn is None or layer.type != "Convolution":
-            out[layer.name] = [np.array(b, np.float32) for b in layer.blobs]
-            continue
-        eps = float(bn.params.eps)
-        slope, beta, mean, var = (np.asarray(b, np.float64).ravel() for b in bn.blobs[:4])
-        s = slope / np.sqrt(var + eps)
-        w = np.asarray(layer.blobs[0], np.float64)
-        b = np.asarray(layer.blobs[1], np.float64) if len(layer.blobs) > 1 else np.zeros(w.shape[0])
-        out[layer.name] = [(w * s[:, None, None, None]).astype(np.float32),
-                           ((b - mean) * s + beta).astype(np.float32)]
-    return out
 
 
 def activation_stats(values: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:

@@ -14,7 +14,7 @@ def test_matches_opencv_and_formula(shape):
     ref = opencv_forward(oracle_net({"x": x}, body), {}, {"x": x}, ["a"])["a"]
     assert_close(ours, ref, rel=1e-5)
     np.testing.assert_array_equal(ours, np.abs(x))
-    assert layer.impl.flops([shape], [shape]) == int(np.prod(shape))
+    assert layer.impl.macs([shape], [shape]) == int(np.prod(shape))
 
 
 def test_in_place_is_refused():

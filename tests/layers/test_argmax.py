@@ -58,4 +58,4 @@ def test_errors_and_flops():
         make_layer(body_for("axis: 1 top_k: 4")).impl.reshape([(2, 3, 5, 5)])
     with pytest.raises(Exception, match=r"'am'.*top_k 76.*2x3x5x5"):
         make_layer(body_for("top_k: 76")).impl.reshape([(2, 3, 5, 5)])
-    assert make_layer(body_for("")).impl.flops([(2, 3, 5, 5)], [(2, 1, 1, 1)]) == 150
+    assert make_layer(body_for("")).impl.macs([(2, 3, 5, 5)], [(2, 1, 1, 1)]) == 150

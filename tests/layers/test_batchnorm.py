@@ -24,8 +24,8 @@ def test_matches_opencv_and_formula(shape, s):
     blobs, mean, var = blobs_for(shape[1], s, 1)
     body = 'name: "b" type: "BatchNorm" bottom: "x" top: "b" batch_norm_param { eps: 0.001 }'
     layer = make_layer(body, blobs)
-    assert layer.params.use_global_stats and layer.params.eps == pytest.approx(1e-3)
-    assert layer.impl.blob_shapes([shape]) == [(shape[1],), (shape[1],), (1,)]
+    assert layer.hparams.use_global_stats and layer.hparams.eps == pytest.approx(1e-3)
+    assert layer.impl.param_shapes([shape]) == [(shape[1],), (shape[1],), (1,)]
     x = rand(shape, 2)
     ours = run_layer(layer, x)[0]
     ref = opencv_forward(oracle_net({"x": x}, body), {"b": blobs}, {"x": x}, ["b"])["b"]
@@ -37,7 +37,7 @@ def test_default_eps_and_zero_scale_factor():
     x = rand((2, 3, 4, 5), 3)
     blobs, mean, var = blobs_for(3, 1.0, 4)
     layer = make_layer('name: "b" type: "BatchNorm" bottom: "x" top: "x"', blobs)
-    assert layer.params.eps == pytest.approx(1e-5)
+    assert layer.hparams.eps == pytest.approx(1e-5)
     assert_close(run_layer(layer, x)[0], formula(x, mean, var, 1e-5), rel=1e-5)
     # s == 0: Caffe uses zero statistics, so y = x / sqrt(eps).
     zero = [blobs[0], blobs[1], np.zeros(1, np.float32)]
@@ -51,7 +51,7 @@ def test_use_global_stats_false_uses_batch_statistics():
     layer = make_layer(
         'name: "b" type: "BatchNorm" bottom: "x" top: "x" batch_norm_param { use_global_stats: false }', blobs
     )
-    assert not layer.params.use_global_stats
+    assert not layer.hparams.use_global_stats
     x64 = x.astype(np.float64)
     mean, var = x64.mean((0, 2, 3)), x64.var((0, 2, 3))
     assert_close(run_layer(layer, x)[0], formula(x, mean, var, 1e-5), rel=1e-5)
@@ -59,4 +59,4 @@ def test_use_global_stats_false_uses_batch_statistics():
 
 def test_flops():
     layer = make_layer('name: "b" type: "BatchNorm" bottom: "x" top: "x"')
-    assert layer.impl.flops([(2, 3, 5, 4)], [(2, 3, 5, 4)]) == 120
+    assert layer.impl.macs([(2, 3, 5, 4)], [(2, 3, 5, 4)]) == 120

@@ -31,8 +31,8 @@ BODY = 'name: "c/bn" type: "BN" bottom: "c" top: "c" bn_param {{ {extra} slope_f
 def test_default_eps_matches_torch_eval_formula(shape):
     blobs = bn_blobs(shape[1], 1)
     layer = make_layer(BODY.format(extra=""), blobs)
-    assert layer.params.eps == pytest.approx(1e-5)
-    assert layer.params.frozen and layer.params.momentum == pytest.approx(0.95)
+    assert layer.hparams.eps == pytest.approx(1e-5)
+    assert layer.hparams.frozen and layer.hparams.momentum == pytest.approx(0.95)
     x = rand(shape, 2)
     assert_close(run_layer(layer, x)[0], torch_eval_bn(x, blobs, 1e-5), rel=1e-5)
 
@@ -42,7 +42,7 @@ def test_eps_from_prototxt_is_honoured():
     blobs, x = bn_blobs(4, 3), rand(shape, 4)
     default = run_layer(make_layer(BODY.format(extra=""), blobs), x)[0]
     layer = make_layer(BODY.format(extra="eps: 0.001"), blobs)
-    assert layer.params.eps == pytest.approx(1e-3)
+    assert layer.hparams.eps == pytest.approx(1e-3)
     ours = run_layer(layer, x)[0]
     assert_close(ours, torch_eval_bn(x, blobs, 1e-3), rel=1e-5)
     # eps 1e-3 is visibly different from the default on the small-variance channel.
@@ -61,8 +61,8 @@ def test_variance_is_not_std_and_stats_are_frozen():
 
 def test_two_axis_bottom_blob_shapes_and_flops():
     layer = make_layer(BODY.format(extra=""))
-    assert layer.impl.blob_shapes([(2, 5, 7, 3)]) == [(1, 5, 1, 1)] * 4
-    assert layer.impl.flops([(2, 5, 7, 3)], [(2, 5, 7, 3)]) == 210
+    assert layer.impl.param_shapes([(2, 5, 7, 3)]) == [(1, 5, 1, 1)] * 4
+    assert layer.impl.macs([(2, 5, 7, 3)], [(2, 5, 7, 3)]) == 210
     blobs, x = bn_blobs(5, 7), rand((2, 5), 8)
     assert_close(run_layer(make_layer(BODY.format(extra=""), blobs), x)[0], torch_eval_bn(x, blobs, 1e-5), rel=1e-5)
 

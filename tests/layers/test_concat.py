@@ -23,7 +23,7 @@ def test_matches_opencv(axis, param):
     cv_body = body.replace("concat_dim", "axis")
     ref = opencv_forward(oracle_net(xs, cv_body), {}, xs, ["cat"])["cat"]
     assert_close(ours, ref, rel=1e-5)
-    assert layer.impl.flops([x.shape for x in xs.values()], [ours.shape]) == 0
+    assert layer.impl.macs([x.shape for x in xs.values()], [ours.shape]) == 0
 
 
 def test_pspnet_concat_order_and_one_bottom():

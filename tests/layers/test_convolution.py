@@ -47,7 +47,7 @@ def net_text(x_shape, body):
 
 def run(layer, x):
     before = x.copy()
-    (y,) = layer.impl.forward([x], layer.blobs)
+    (y,) = layer.impl.forward([x], layer.params)
     assert y.dtype == np.float32
     assert y.shape == layer.impl.reshape([x.shape])[0]
     np.testing.assert_array_equal(x, before)
@@ -84,7 +84,7 @@ def test_forward_matches_naive_convolution(case):
     assert (p.stride, p.pad, p.dilation, p.group, p.kernel) == (stride, pad, dil, group, kernel)
     w = rand((p.num_output, c // group, *kernel), 2)
     b = rand((p.num_output,), 3) if p.bias_term else None
-    layer.blobs = [w] + ([b] if b is not None else [])
+    layer.params = [w] + ([b] if b is not None else [])
     expected = naive_conv(x.astype(np.float64), w, b, stride, pad, dil, group)
     assert_close(run(layer, x), expected, rel=1e-5)
     # Every strategy that applies must give the same result.
@@ -147,7 +147,7 @@ def test_forward_matches_opencv(shape, params):
     blobs = [rand((p.num_output, shape[1] // p.group, *p.kernel), 8)]
     if p.bias_term:
         blobs.append(rand((p.num_output,), 9))
-    layer.blobs = blobs
+    layer.params = blobs
     x = rand(shape, 10)
     ref = opencv_forward(net_text(shape, conv_text(params)), {"c": blobs}, {"x": x}, ["c"])["c"]
     assert_close(run(layer, x), ref, rel=1e-5)
@@ -209,10 +209,10 @@ def test_shape_errors_name_the_layer(params, shape, message):
 def test_shapes_blobs_and_flops():
     layer = make_layer(conv_text("num_output: 64 kernel_size: 3 pad: 1 stride: 2 group: 2"))
     assert layer.impl.reshape([(2, 32, 1025, 2049)]) == [(2, 64, 513, 1025)]
-    assert layer.impl.blob_shapes([(2, 32, 1025, 2049)]) == [(64, 16, 3, 3), (64,)]
-    assert layer.impl.flops([(2, 32, 1025, 2049)], [(2, 64, 513, 1025)]) == 2 * 64 * 513 * 1025 * 16 * 9
+    assert layer.impl.param_shapes([(2, 32, 1025, 2049)]) == [(64, 16, 3, 3), (64,)]
+    assert layer.impl.macs([(2, 32, 1025, 2049)], [(2, 64, 513, 1025)]) == 2 * 64 * 513 * 1025 * 16 * 9
     nobias = make_layer(conv_text("num_output: 8 kernel_size: 1 bias_term: false"))
-    assert nobias.impl.blob_shapes([(1, 4, 5, 5)]) == [(8, 4, 1, 1)]
+    assert nobias.impl.param_shapes([(1, 4, 5, 5)]) == [(8, 4, 1, 1)]
     # Floor rule: (H + 2p - extent) / s + 1 with the dilated extent.
     dil = make_layer(conv_text("num_output: 8 kernel_size: 3 pad: 2 dilation: 2 stride: 2"))
     assert dil.impl.reshape([(1, 4, 10, 11)]) == [(1, 8, 5, 6)]
@@ -221,8 +221,8 @@ def test_shapes_blobs_and_flops():
 def test_wrong_blob_shape_is_reported():
     layer = make_layer(conv_text("num_output: 4 kernel_size: 3", name="cw"),
                        blobs=[np.zeros((4, 2, 3, 3)), np.zeros(4)])
-    with pytest.raises(ShapeError, match="cw.*blob 0 is 4x2x3x3, expected 4x3x3x3"):
-        layer.impl.forward([rand((1, 3, 5, 5))], layer.blobs)
+    with pytest.raises(ShapeError, match="cw.*param 0 is 4x2x3x3, expected 4x3x3x3"):
+        layer.impl.forward([rand((1, 3, 5, 5))], layer.params)
 
 
 @pytest.mark.parametrize("strategy,stride,pad", [("im2col", (2, 1), (0, 0)), ("taps", (1, 1), (1, 1)),

@@ -74,5 +74,5 @@ def test_uncropped_output_is_a_copy():
 def test_two_bottoms_and_no_flops():
     layer = make_layer(crop_text("offset: 1"))
     assert layer.impl.num_bottoms == (2, 2)
-    assert layer.impl.flops([(1, 2, 5, 5), (1, 2, 3, 3)], [(1, 2, 3, 3)]) == 0
-    assert layer.impl.blob_shapes([(1, 2, 5, 5), (1, 2, 3, 3)]) == []
+    assert layer.impl.macs([(1, 2, 5, 5), (1, 2, 3, 3)], [(1, 2, 3, 3)]) == 0
+    assert layer.impl.param_shapes([(1, 2, 5, 5), (1, 2, 3, 3)]) == []

@@ -53,13 +53,13 @@ def test_forward_matches_naive_scatter(shape, params):
     x = rand(shape, 1)
     w = rand((shape[1], p.num_output // p.group, *p.kernel), 2)
     b = rand((p.num_output,), 3) if p.bias_term else None
-    layer.blobs = [w] + ([b] if b is not None else [])
+    layer.params = [w] + ([b] if b is not None else [])
     (top,) = layer.impl.reshape([shape])
     ho = p.stride[0] * (shape[2] - 1) + p.dilation[0] * (p.kernel[0] - 1) + 1 - 2 * p.pad[0]
     wo = p.stride[1] * (shape[3] - 1) + p.dilation[1] * (p.kernel[1] - 1) + 1 - 2 * p.pad[1]
     assert top == (shape[0], p.num_output, ho, wo)
     expected = naive_deconv(x.astype(np.float64), w, b, p.stride, p.pad, p.dilation, p.group, (ho, wo))
-    (y,) = layer.impl.forward([x], layer.blobs)
+    (y,) = layer.impl.forward([x], layer.params)
     assert y.dtype == np.float32
     assert_close(y, expected, rel=1e-5)
 
@@ -76,21 +76,21 @@ def test_forward_matches_opencv(params):
     blobs = [rand((4, p.num_output // p.group, *p.kernel), 4)]
     if p.bias_term:
         blobs.append(rand((p.num_output,), 5))
-    layer.blobs = blobs
+    layer.params = blobs
     x = rand(shape, 6)
     proto = ('name: "t" input: "x" input_shape { dim: 2 dim: 4 dim: 7 dim: 6 }\n'
              f"layer {{ {deconv_text(params)} }}")
     ref = opencv_forward(proto, {"d": blobs}, {"x": x}, ["d"])["d"]
-    (y,) = layer.impl.forward([x], layer.blobs)
+    (y,) = layer.impl.forward([x], layer.params)
     assert_close(y, ref, rel=1e-5)
 
 
 def test_blob_shapes_and_flops():
     layer = make_layer(deconv_text("num_output: 6 kernel_size: 4 stride: 2 pad: 1 group: 2"))
     # Caffe's deconv weights are input-channels x O/g x kh x kw.
-    assert layer.impl.blob_shapes([(1, 8, 10, 12)]) == [(8, 3, 4, 4), (6,)]
+    assert layer.impl.param_shapes([(1, 8, 10, 12)]) == [(8, 3, 4, 4), (6,)]
     assert layer.impl.reshape([(1, 8, 10, 12)]) == [(1, 6, 20, 24)]
-    assert layer.impl.flops([(1, 8, 10, 12)], [(1, 6, 20, 24)]) == 8 * 10 * 12 * 3 * 16
+    assert layer.impl.macs([(1, 8, 10, 12)], [(1, 6, 20, 24)]) == 8 * 10 * 12 * 3 * 16
 
 
 @pytest.mark.parametrize("params,shape,message", [

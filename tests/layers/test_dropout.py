@@ -10,13 +10,13 @@ def test_identity_at_test(shape):
     x = rand(shape, 1)
     body = 'name: "conv5_4/dropout" type: "Dropout" bottom: "x" top: "d" dropout_param { dropout_ratio: 0.1 }'
     layer = make_layer(body)
-    assert layer.params.dropout_ratio == pytest.approx(0.1)
+    assert layer.hparams.dropout_ratio == pytest.approx(0.1)
     ours = run_layer(layer, x)[0]
     np.testing.assert_array_equal(ours, x)
     ref = opencv_forward(oracle_net({"x": x}, body), {}, {"x": x}, ["conv5_4/dropout"])["conv5_4/dropout"]
     assert_close(ours, ref, rel=1e-5)
-    assert layer.impl.flops([shape], [shape]) == 0
+    assert layer.impl.macs([shape], [shape]) == 0
 
 
 def test_default_ratio():
-    assert make_layer('name: "d" type: "Dropout" bottom: "x" top: "x"').params.dropout_ratio == pytest.approx(0.5)
+    assert make_layer('name: "d" type: "Dropout" bottom: "x" top: "x"').hparams.dropout_ratio == pytest.approx(0.5)

@@ -28,7 +28,7 @@ def test_three_bottoms_match_opencv_and_formula(shape, param, formula):
 def test_two_bottom_sum_is_exact():
     a, b = rand((2, 3, 5, 5), 1), rand((2, 3, 5, 5), 2)
     layer = make_layer('name: "e" type: "Eltwise" bottom: "a" bottom: "b" top: "e"')
-    assert layer.params.operation == "SUM" and layer.params.coeffs == ()
+    assert layer.hparams.operation == "SUM" and layer.hparams.coeffs == ()
     np.testing.assert_array_equal(run_layer(layer, a, b)[0], a + b)
 
 
@@ -66,5 +66,5 @@ def test_coefficient_rules():
 
 def test_flops_count_each_extra_bottom():
     layer = make_layer('name: "e" type: "Eltwise" bottom: "a" bottom: "b" bottom: "c" top: "e"')
-    assert layer.impl.flops([(2, 3, 5, 4)] * 3, [(2, 3, 5, 4)]) == 240
+    assert layer.impl.macs([(2, 3, 5, 4)] * 3, [(2, 3, 5, 4)]) == 240
     assert layer.impl.num_bottoms == (2, None)

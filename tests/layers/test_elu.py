@@ -20,7 +20,7 @@ def test_matches_opencv(shape, alpha):
 def test_plain_formula(alpha):
     x = rand((2, 3, 6, 5), 2) * 3
     layer = make_layer(f'name: "e" type: "ELU" bottom: "x" top: "x" elu_param {{ alpha: {alpha} }}')
-    assert layer.params.alpha == pytest.approx(alpha)
+    assert layer.hparams.alpha == pytest.approx(alpha)
     x64 = x.astype(np.float64)
     assert_close(run_layer(layer, x)[0], np.where(x64 > 0, x64, alpha * (np.exp(x64) - 1)), rel=1e-6)
-    assert layer.impl.flops([x.shape], [x.shape]) == x.size
+    assert layer.impl.macs([x.shape], [x.shape]) == x.size

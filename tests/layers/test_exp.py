@@ -22,7 +22,7 @@ def test_matches_opencv_and_formula(shape, param, base, scale, shift):
     assert_close(ours, ref, rel=1e-5)
     b = np.e if base == -1 else base
     assert_close(ours, b ** (shift + scale * x.astype(np.float64)), rel=1e-5)
-    assert layer.impl.flops([shape], [shape]) == int(np.prod(shape))
+    assert layer.impl.macs([shape], [shape]) == int(np.prod(shape))
 
 
 def test_bad_base_is_refused():

@@ -21,7 +21,7 @@ def test_matches_opencv(param, want):
     np.testing.assert_array_equal(ours.ravel(), x.ravel())
     ref = opencv_forward(oracle_net({"x": x}, body), {}, {"x": x}, ["f"])["f"]
     assert_close(ours, ref, rel=1e-5)
-    assert layer.impl.flops([x.shape], [want]) == 0
+    assert layer.impl.macs([x.shape], [want]) == 0
 
 
 def test_odd_sizes_and_errors():

@@ -12,9 +12,9 @@ from convertkit.errors import ConvertError
 def test_declared_shape():
     layer = make_layer('name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 1025 dim: 2049 } }')
     assert layer.impl.num_bottoms == (0, 0)
-    assert layer.params.shapes == ((1, 3, 1025, 2049),)
+    assert layer.hparams.shapes == ((1, 3, 1025, 2049),)
     assert layer.impl.reshape([]) == [(1, 3, 1025, 2049)]
-    assert layer.impl.flops([], [(1, 3, 1025, 2049)]) == 0
+    assert layer.impl.macs([], [(1, 3, 1025, 2049)]) == 0
 
 
 def test_several_tops():

@@ -129,7 +129,7 @@ def test_equal_sizes_copy():
         y = run(layer, x)
         np.testing.assert_array_equal(y, x)
         assert not np.shares_memory(y, x)
-        assert layer.impl.flops([x.shape], [y.shape]) == 0
+        assert layer.impl.macs([x.shape], [y.shape]) == 0
 
 
 def test_single_output_pixel_takes_the_first_input_pixel():
@@ -178,4 +178,4 @@ def test_shape_errors_name_the_layer():
 
 def test_flops():
     layer = make_layer(interp_text("zoom_factor: 8"))
-    assert layer.impl.flops([(1, 150, 60, 60)], [(1, 150, 473, 473)]) == 4 * 150 * 473 * 473
+    assert layer.impl.macs([(1, 150, 60, 60)], [(1, 150, 473, 473)]) == 4 * 150 * 473 * 473

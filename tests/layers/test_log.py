@@ -25,7 +25,7 @@ def test_formula(base, scale, shift):
     layer = make_layer(f'name: "l" type: "Log" bottom: "x" top: "l" log_param {{ base: {base} scale: {scale} shift: {shift} }}')
     want = np.log(shift + scale * x.astype(np.float64)) / (1.0 if base == -1 else np.log(base))
     assert_close(run_layer(layer, x)[0], want, rel=1e-5)
-    assert layer.impl.flops([x.shape], [x.shape]) == x.size
+    assert layer.impl.macs([x.shape], [x.shape]) == x.size
 
 
 def test_bad_base_is_refused():

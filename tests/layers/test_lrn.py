@@ -88,7 +88,7 @@ def test_shape_error_names_the_layer():
 
 
 def test_flops():
-    assert make_layer(lrn_text("local_size: 5")).impl.flops([(1, 96, 55, 55)], [(1, 96, 55, 55)]) \
+    assert make_layer(lrn_text("local_size: 5")).impl.macs([(1, 96, 55, 55)], [(1, 96, 55, 55)]) \
         == 96 * 55 * 55 * 7
-    assert make_layer(lrn_text("local_size: 3 norm_region: WITHIN_CHANNEL")).impl.flops(
+    assert make_layer(lrn_text("local_size: 3 norm_region: WITHIN_CHANNEL")).impl.macs(
         [(2, 4, 5, 5)], [(2, 4, 5, 5)]) == 2 * 4 * 5 * 5 * 11

@@ -24,7 +24,7 @@ def test_matches_formula_and_opencv(shape, nv, ac, eps):
     layer = make_layer(body)
     ours = run_layer(layer, x)[0]
     assert_close(ours, formula(x, nv, ac, eps), rel=1e-5)
-    assert layer.impl.flops([shape], [shape]) == int(np.prod(shape))
+    assert layer.impl.macs([shape], [shape]) == int(np.prod(shape))
     if eps < 1e-6:
         # OpenCV divides by sqrt(var + eps), Caffe by sqrt(var) + eps: they agree
         # only where eps is negligible.
@@ -39,4 +39,4 @@ def test_eps_is_added_to_the_std():
     c = x.astype(np.float64) - x.mean((2, 3), keepdims=True)
     inside = c / np.sqrt((c ** 2).mean((2, 3), keepdims=True) + 0.5)
     assert np.max(np.abs(ours - inside)) > 1e-2
-    assert layer.params.eps == pytest.approx(0.5) and layer.params.normalize_variance and not layer.params.across_channels
+    assert layer.hparams.eps == pytest.approx(0.5) and layer.hparams.normalize_variance and not layer.hparams.across_channels

@@ -212,6 +212,6 @@ def test_shape_errors_name_the_layer():
 def test_global_pooling_shape_and_flops():
     layer = make_layer(pool_text("pool: AVE global_pooling: true"))
     assert layer.impl.reshape([(2, 5, 33, 65)]) == [(2, 5, 1, 1)]
-    assert layer.impl.flops([(2, 5, 33, 65)], [(2, 5, 1, 1)]) == 2 * 5 * 33 * 65
+    assert layer.impl.macs([(2, 5, 33, 65)], [(2, 5, 1, 1)]) == 2 * 5 * 33 * 65
     layer = make_layer(pool_text("pool: MAX kernel_size: 3 stride: 2 pad: 1"))
-    assert layer.impl.flops([(1, 64, 257, 513)], [(1, 64, 129, 257)]) == 64 * 129 * 257 * 9
+    assert layer.impl.macs([(1, 64, 257, 513)], [(1, 64, 129, 257)]) == 64 * 129 * 257 * 9

@@ -31,7 +31,7 @@ def test_plain_formula(power, scale, shift):
         f'name: "p" type: "Power" bottom: "x" top: "p" '
         f"power_param {{ power: {power} scale: {scale} shift: {shift} }}"
     )
-    assert (layer.params.power, layer.params.scale, layer.params.shift) == (power, scale, shift)
+    assert (layer.hparams.power, layer.hparams.scale, layer.hparams.shift) == (power, scale, shift)
     want = (shift + scale * x.astype(np.float64)) ** power
     assert_close(run_layer(layer, x)[0], want, rel=1e-5)
 
@@ -49,4 +49,4 @@ def test_constant_cases_and_flops():
     out = run_layer(identity, x)[0]
     np.testing.assert_array_equal(out, x)
     assert out is not x
-    assert identity.impl.flops([x.shape], [x.shape]) == 90
+    assert identity.impl.macs([x.shape], [x.shape]) == 90

@@ -12,7 +12,7 @@ def test_matches_opencv(shape, shared):
     body = f'name: "p" type: "PReLU" bottom: "x" top: "p" prelu_param {{ channel_shared: {str(shared).lower()} }}'
     c = shape[1]
     layer = make_layer(body)
-    assert layer.impl.blob_shapes([shape]) == [(1,) if shared else (c,)]
+    assert layer.impl.param_shapes([shape]) == [(1,) if shared else (c,)]
     slope = rand((1,) if shared else (c,), 2, -0.9, 0.9)
     layer = make_layer(body, [slope])
     ours = run_layer(layer, x)[0]
@@ -28,10 +28,10 @@ def test_two_axis_bottom_and_flops():
     x = rand((2, 5), 3)
     slope = np.arange(5, dtype=np.float32) / 10
     layer = make_layer('name: "p" type: "PReLU" bottom: "x" top: "p"', [slope])
-    assert layer.impl.blob_shapes([(2, 5)]) == [(5,)]
+    assert layer.impl.param_shapes([(2, 5)]) == [(5,)]
     x64 = x.astype(np.float64)
     assert_close(run_layer(layer, x)[0], np.where(x64 > 0, x64, slope * x64), rel=1e-6)
-    assert layer.impl.flops([(2, 5)], [(2, 5)]) == 10
+    assert layer.impl.macs([(2, 5)], [(2, 5)]) == 10
 
 
 def test_one_axis_bottom_is_refused():

@@ -20,14 +20,14 @@ def test_matches_opencv(shape, slope):
 def test_plain_formula(slope):
     x = rand((2, 3, 6, 5), 2)
     layer = make_layer(f'name: "r" type: "ReLU" bottom: "x" top: "x" relu_param {{ negative_slope: {slope} }}')
-    assert layer.params.negative_slope == pytest.approx(slope)
+    assert layer.hparams.negative_slope == pytest.approx(slope)
     x64 = x.astype(np.float64)
     assert_close(run_layer(layer, x)[0], np.where(x64 > 0, x64, slope * x64), rel=1e-6)
 
 
 def test_default_zeroes_negatives_and_flops():
     layer = make_layer('name: "r" type: "ReLU" bottom: "x" top: "x"')
-    assert layer.params.negative_slope == 0
+    assert layer.hparams.negative_slope == 0
     x = np.array([[-2.0, -0.0, 0.5, 3.0]], np.float32)
     np.testing.assert_array_equal(run_layer(layer, x)[0], [[0, 0, 0.5, 3.0]])
-    assert layer.impl.flops([(2, 3, 5, 4)], [(2, 3, 5, 4)]) == 120
+    assert layer.impl.macs([(2, 3, 5, 4)], [(2, 3, 5, 4)]) == 120

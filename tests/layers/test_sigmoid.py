@@ -21,4 +21,4 @@ def test_plain_formula_and_saturation():
         ours = run_layer(layer, x)[0]
     assert_close(ours, 1 / (1 + np.exp(-x.astype(np.float64))), rel=1e-6)
     assert np.all(ours[:, 3] == 0)
-    assert layer.impl.flops([x.shape], [x.shape]) == x.size
+    assert layer.impl.macs([x.shape], [x.shape]) == x.size

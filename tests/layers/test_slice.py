@@ -24,7 +24,7 @@ def test_matches_opencv_and_indexing(shape, param, want):
     ref = opencv_forward(oracle_net({"x": x}, cv_body, "abc"), {}, {"x": x}, ["out_a", "out_b", "out_c"])
     for o, t in zip(ours, "abc"):
         assert_close(o, ref[f"out_{t}"], rel=1e-5)
-    assert layer.impl.flops([shape], [o.shape for o in ours]) == 0
+    assert layer.impl.macs([shape], [o.shape for o in ours]) == 0
 
 
 def test_errors_name_layer_and_shape():

@@ -17,4 +17,4 @@ def test_tops_equal_bottom(shape):
     for o, t in zip(ours, "abc"):
         np.testing.assert_array_equal(o, x)
         assert_close(o, ref[f"out_{t}"], rel=1e-5)
-    assert layer.impl.flops([shape], [shape] * 3) == 0
+    assert layer.impl.macs([shape], [shape] * 3) == 0

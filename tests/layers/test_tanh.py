@@ -14,4 +14,4 @@ def test_matches_opencv_and_formula(shape):
     ref = opencv_forward(oracle_net({"x": x}, body), {}, {"x": x}, ["t"])["t"]
     assert_close(ours, ref, rel=1e-5)
     assert_close(ours, np.tanh(x.astype(np.float64)), rel=1e-6)
-    assert layer.impl.flops([shape], [shape]) == int(np.prod(shape))
+    assert layer.impl.macs([shape], [shape]) == int(np.prod(shape))

@@ -15,4 +15,4 @@ def test_formula(shape, t):
     out = run_layer(layer, x)[0]
     np.testing.assert_array_equal(out, (x > np.float32(t)).astype(np.float32))
     assert out.flat[0] == 0
-    assert layer.impl.flops([shape], [shape]) == int(np.prod(shape))
+    assert layer.impl.macs([shape], [shape]) == int(np.prod(shape))

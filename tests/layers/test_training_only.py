@@ -30,4 +30,4 @@ def test_never_runs():
         layer.impl.reshape([(1, 19, 5, 5), (1, 1, 5, 5)])
     with pytest.raises(Exception, match="training-only"):
         layer.impl.forward([], [])
-    assert layer.impl.flops([], []) == 0
+    assert layer.impl.macs([], []) == 0

@@ -1,0 +1,75 @@
+"""One runtime interface: the registry, each layer's own outputs through the hook,
+Caffe's in-place semantics, keep handling, and the install hint."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convertkit
+from convertkit import runtime
+from convertkit.errors import UsageError, WeightMismatchError
+from convertkit.runtime.base import register_runtime, _RUNTIMES
+
+from support import assert_close, rand
+
+SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "icnet_small"
+
+
+@pytest.fixture(scope="module")
+def net():
+    return convertkit.load(SMALL / "icnet.prototxt", SMALL / "icnet.caffemodel")
+
+
+def test_registry_lists_runtimes_and_builds_them(net):
+    names = [i.name for i in runtime.runtime_infos()]
+    assert names[:2] == ["numpy", "opencv"]
+    assert "numpy" in runtime.installed_runtimes()
+    rt = runtime.create("numpy", net)
+    assert isinstance(rt, runtime.Runtime) and rt.name == "numpy"
+    with pytest.raises(UsageError, match="unknown runtime 'caffe'.*known: numpy, opencv"):
+        runtime.create("caffe", net)
+
+
+def test_a_runtime_whose_framework_is_missing_names_the_extra(net):
+    register_runtime("ghost", "nowhere:Ghost", requires=("no_such_framework_xyz",), extra="ghost")
+    try:
+        assert "ghost" not in runtime.installed_runtimes()
+        with pytest.raises(UsageError, match=r"pip install 'convertkit\[ghost\]'"):
+            runtime.create("ghost", net)
+    finally:
+        del _RUNTIMES["ghost"]
+
+
+@pytest.mark.parametrize("name", ["numpy", "opencv"])
+def test_hook_sees_each_layers_own_output_and_blobs_are_in_place(net, name):
+    if name not in runtime.installed_runtimes():
+        pytest.skip(f"{name} runtime not installed")
+    x = rand(net.inputs["data"], seed=3) * 50
+    own = {}
+    rt = runtime.create(name, net)
+    blobs = rt.forward({"data": x}, keep="all", on_layer=lambda n, tops: own.setdefault(n, tops[0]))
+    assert list(own) == [l.name for l in net.layers]
+    # conv1_sub1 is rewritten in place by its BN and ReLU: the blob holds the ReLU's
+    # output, the BN's own output has negative values.
+    bn = next(l for l in net.layers if l.type == "BN")
+    relu = next(l for l in net.layers if l.type == "ReLU" and l.bottoms == bn.tops)
+    assert own[bn.name].min() < 0
+    assert_close(blobs[bn.tops[0]], own[relu.name], what=bn.tops[0])
+    assert blobs[bn.tops[0]].min() >= 0
+    assert set(blobs) == set(net.blob_names)
+    assert all(b.dtype == np.float32 for b in blobs.values())
+
+
+def test_keep_orders_names_and_suggests_close_matches(net):
+    rt = runtime.create("numpy", net)
+    x = rand(net.inputs["data"])
+    out = rt.forward({"data": x}, keep=["conv6_interp", "data"])
+    assert list(out) == ["data", "conv6_interp"]
+    with pytest.raises(UsageError, match=r"'conv6_intrep' \(did you mean 'conv6_interp'"):
+        rt.forward({"data": x}, keep=["conv6_intrep"])
+
+
+def test_a_net_without_its_params_is_refused_before_running():
+    net = convertkit.load(SMALL / "icnet.prototxt")
+    with pytest.raises(WeightMismatchError, match=r"layers lack learned params: .*pass the caffemodel"):
+        runtime.create("numpy", net).forward({"data": rand(net.inputs["data"])})
