@@ -2,10 +2,11 @@
 
 A released PSPNet101 caffemodel is ~263 MB of packed floats. Parsing it with the
 protobuf runtime and then copying ``blob.data`` into numpy costs about 3x the file in
-memory (and minutes with the pure-Python backend). Here the file is read once into a
-bytearray and the fields are scanned by hand: for every packed ``data`` field we make a
-zero-copy ``np.frombuffer`` view into that buffer, so loading takes about the time of
-reading the bytes and about the file's size in memory (see bench/bench_load.py).
+memory (and minutes with the pure-Python backend). Here the file is mapped into memory
+(a private copy-on-write mapping) and the fields are scanned by hand: for every packed
+``data`` field we make a zero-copy ``np.frombuffer`` view into that mapping, so loading
+costs less than reading the bytes, and a param's pages are read only when it is used
+(see bench/bench_load.py and bench/bench_convert.py).
 
 Only each layer's ``name``, ``type`` and ``blobs`` are decoded here; its other fields
 are kept as raw bytes and parsed with the schema only when no prototxt is given
@@ -17,6 +18,7 @@ varint (type 0), 8 bytes (1), a varint length and that many bytes (2) or 4 bytes
 """
 from __future__ import annotations
 
+import mmap
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,16 +147,17 @@ def read_caffemodel(path: str | os.PathLike) -> Caffemodel:
     try:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            buf = bytearray(size)
-            got = fh.readinto(buf)
+            # A private copy-on-write mapping: pages are read when a param is used
+            # (a conversion streams them straight to the output), and the arrays are
+            # writable without ever touching the file.
+            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if size else b""
     except FileNotFoundError:
         raise InputFileError("caffemodel not found", path=path) from None
     except IsADirectoryError:
         raise InputFileError("caffemodel is a directory", path=path) from None
-    except OSError as exc:
-        raise InputFileError(f"cannot read caffemodel: {exc.strerror}", path=path) from None
-    if got != size:
-        raise CaffemodelError(f"short read: {got} of {size} bytes", path=path)
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"cannot read caffemodel: {getattr(exc, 'strerror', None) or exc}",
+                             path=path) from None
     return parse_caffemodel(buf, str(path))
 
 

@@ -57,7 +57,7 @@ def all_commands():
     return out
 
 
-WRITERS = {"run", "rewrite", "zoo make"}
+WRITERS = {"run", "rewrite", "zoo make", "convert", "caffe2npz"}
 
 
 def options_of(cmd) -> set[str]:

@@ -13,6 +13,9 @@ from .base import Backend, Context
 #: Backend name -> the module that defines its BACKEND.
 BACKENDS = {
     "opencv": "convertkit.backends.opencv",
+    "torch": "convertkit.backends.torch",
+    "onnx": "convertkit.backends.onnx",
+    "tf": "convertkit.backends.tf",
 }
 
 

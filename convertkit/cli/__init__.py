@@ -7,13 +7,17 @@ import importlib
 import os
 import sys
 
+# TensorFlow's C++ start-up chatter (oneDNN, absl) is not for our users; set before
+# any command imports TensorFlow. A user's own setting wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 import click
 
 from .. import __version__
 from ..errors import ConvertError
 
 #: Command modules, each exporting ``command`` (a click command or group).
-COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite")
+COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite", "convert", "caffe2npz", "mappings")
 
 EXIT_USAGE = 2
 

@@ -42,3 +42,31 @@ def force_option(f):
 def json_option(help: str = "Print one JSON object describing the result."):
     """``--json``: one JSON object on stdout instead of the human summary."""
     return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def progress_bar(enabled: bool = True, unit: str = "steps"):
+    """A rich progress bar on stderr, only on a terminal (and not with --quiet):
+    returns ``update(stage, done, total)`` and ``finish()``."""
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
+        return (lambda stage, done, total: None), (lambda: None)
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                   TextColumn(f"{{task.completed}}/{{task.total}} {unit}"), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True)
+    state: dict = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if "task" not in state:
+            bar.start()
+            state["task"] = bar.add_task(stage, total=total)
+        bar.update(state["task"], completed=done, total=total, description=stage)
+
+    def finish() -> None:
+        if "task" in state:
+            bar.stop()
+
+    return update, finish

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .options import force_option, json_option, output_option
+from .options import force_option, json_option, output_option, progress_bar
 
 
 @click.group("zoo")
@@ -84,7 +84,7 @@ def make(name, output, input_size, classes, width, seed, bn, prototxt_only, forc
         targets.append(out_dir / f"{name}.caffemodel")
     if name in SPECS:  # else write() names the known models
         check_outputs(targets, force=force)
-    progress, finish = _progress_bar(enabled=not prototxt_only)
+    progress, finish = progress_bar(enabled=not prototxt_only, unit="layers")
     try:
         result = write(name, out_dir, input_size=input_size, classes=classes, width=width,
                        seed=seed, bn=bn, prototxt_only=prototxt_only, progress=progress)
@@ -107,27 +107,3 @@ def make(name, output, input_size, classes, width, seed, bn, prototxt_only, forc
         ch, cw = result["calibration_size"]
         click.echo(f"  seed {result['seed']}; BN statistics measured at {ch}x{cw} on "
                    f"{result['calibration_source']}; {result['seconds']:.1f} s")
-
-
-def _progress_bar(enabled: bool):
-    """A rich progress bar on stderr while calibrating (only on a terminal)."""
-    if not enabled or not sys.stderr.isatty():
-        return None, lambda: None
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} layers"),
-                   TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-    state: dict = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if "task" not in state:
-            bar.start()
-            state["task"] = bar.add_task(stage, total=total)
-        bar.update(state["task"], completed=done, description=stage)
-
-    def finish() -> None:
-        if "task" in state:
-            bar.stop()
-
-    return progress, finish

@@ -16,6 +16,8 @@ register_runtime("torch", "convertkit.runtime.torch:TorchRuntime", requires=("to
                  extra="torch", about="PyTorch modules built from the graph")
 register_runtime("onnx", "convertkit.runtime.onnx:OnnxRuntime", requires=("onnx", "onnxruntime"),
                  extra="onnx", about="the ONNX model convertkit writes, run by onnxruntime")
+register_runtime("tf", "convertkit.runtime.tf:TFRuntime", requires=("tensorflow",),
+                 extra="tensorflow", about="a Keras 3 model built from the graph, run by TF")
 
 __all__ = ["Runtime", "create", "installed_runtimes", "register_runtime", "resolve_keep",
            "runtime_class", "runtime_infos"]

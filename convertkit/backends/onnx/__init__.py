@@ -1,0 +1,481 @@
+"""ONNX's expression of each Caffe type, written directly (no other converter between).
+
+Handlers add nodes to the :class:`~convertkit.backends.onnx.graph.GraphBuilder` in
+``ctx.options["graph"]``: ``g.value(blob)`` is the ONNX value currently holding a
+Caffe blob, ``g.write(top)`` a fresh value name that becomes it (ONNX values are
+written once, so Caffe's in-place layers get new names), and ``g.param(layer, role,
+array)`` an initializer named ``<layer>/<role>``.
+
+Caffe's semantics, kept exactly: ``Resize`` with ``coordinate_transformation_mode =
+align_corners`` to explicit sizes (never scales), ceil-mode pools with Caffe's output
+size and AVE divisor (explicit padding where ONNX's rule differs), BN eps from the
+prototxt, Eltwise coefficients, grouped and dilated convolution.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...layers.training_only import TRAINING_ONLY_TYPES
+from ..base import Backend, Context
+
+BACKEND = Backend("onnx")
+
+BACKEND.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
+
+
+def _g(ctx: Context):
+    return ctx.options["graph"]
+
+
+def _channels_view(c: int, ndim: int) -> tuple[int, ...]:
+    return (c,) + (1,) * (ndim - 2)
+
+
+@BACKEND.register("Input")
+def input_(ctx: Context) -> None:
+    return None
+
+
+@BACKEND.register("Convolution", "Deconvolution")
+def convolution(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    inputs = [g.value(layer.bottoms[0]), g.param(layer, "weight")]
+    if p.bias_term:
+        inputs.append(g.param(layer, "bias"))
+    op = "Conv" if layer.type == "Convolution" else "ConvTranspose"
+    g.node(op, inputs, [g.write(layer.tops[0])], name=layer.name, kernel_shape=list(p.kernel),
+           strides=list(p.stride), pads=[p.pad[0], p.pad[1], p.pad[0], p.pad[1]],
+           dilations=list(p.dilation), group=p.group)
+
+
+@BACKEND.register("InnerProduct")
+def inner_product(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    bottom, top = ctx.bottom_shapes[0], ctx.top_shapes[0]
+    axis = p.axis % len(bottom)
+    flat = g.tmp(layer, "flat")
+    g.node("Flatten", [g.value(layer.bottoms[0])], [flat], axis=axis)
+    inputs = [flat, g.param(layer, "weight")]
+    if p.bias_term:
+        inputs.append(g.param(layer, "bias"))
+    if axis == 1:
+        g.node("Gemm", inputs, [g.write(layer.tops[0])], name=layer.name,
+               transB=0 if p.transpose else 1)
+        return
+    out = g.tmp(layer, "gemm")
+    g.node("Gemm", inputs, [out], transB=0 if p.transpose else 1)
+    g.node("Reshape", [out, g.const(layer, "shape", np.array(top, np.int64))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+def _batchnorm(ctx: Context, scale, bias, mean, var, eps) -> None:
+    g, layer = _g(ctx), ctx.layer
+    x = g.value(layer.bottoms[0])
+    g.node("BatchNormalization", [x, scale, bias, mean, var], [g.write(layer.tops[0])],
+           name=layer.name, epsilon=float(eps))
+
+
+@BACKEND.register("BN")
+def bn(ctx: Context) -> None:
+    """The fork's BN kept as BatchNormalization (eps from the prototxt)."""
+    g, layer = _g(ctx), ctx.layer
+    flat = {r: np.asarray(layer.param(r), np.float32).reshape(-1) for r in layer.roles}
+    _batchnorm(ctx, *(g.param(layer, r, flat[r]) for r in ("gamma", "beta", "mean", "variance")),
+               eps=np.float32(layer.hparams.eps))
+
+
+@BACKEND.register("BatchNorm")
+def batchnorm(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    if not p.use_global_stats:
+        raise ctx.refuse("BatchNorm with use_global_stats: false (batch statistics at "
+                         "inference) is not expressed", BACKEND.name)
+    factor = float(np.asarray(layer.param("scale_factor")).ravel()[0])
+    factor = 0.0 if factor == 0 else 1.0 / factor
+    mean = (np.asarray(layer.param("mean"), np.float32).ravel() * np.float32(factor))
+    var = (np.asarray(layer.param("variance"), np.float32).ravel() * np.float32(factor))
+    c = mean.size
+    _batchnorm(ctx, g.const(layer, "gamma", np.ones(c, np.float32)),
+               g.const(layer, "beta", np.zeros(c, np.float32)),
+               g.param(layer, "mean", mean), g.param(layer, "variance", var),
+               eps=np.float32(p.eps))
+
+
+def _operand(ctx: Context, arr_shape, axis: int) -> tuple[int, ...]:
+    """The broadcast shape of a Scale/Bias operand over the bottom (Caffe's axis rule)."""
+    ndim = len(ctx.bottom_shapes[0])
+    start = 0 if len(arr_shape) == 0 else axis % ndim
+    return (1,) * start + tuple(arr_shape) + (1,) * (ndim - start - len(arr_shape))
+
+
+@BACKEND.register("Scale")
+def scale(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    x = g.value(layer.bottoms[0])
+    if len(layer.bottoms) > 1:
+        shape = _operand(ctx, ctx.bottom_shapes[1], p.axis)
+        s = g.tmp(layer, "operand")
+        g.node("Reshape", [g.value(layer.bottoms[1]), g.const(layer, "operand_shape",
+                                                               np.array(shape, np.int64))], [s])
+        operand_shape = ctx.bottom_shapes[1]
+    else:
+        operand_shape = ctx.layer.impl.param_shapes(ctx.bottom_shapes)[0]
+        shape = _operand(ctx, operand_shape, p.axis)
+        s = g.param(layer, "gamma", np.asarray(layer.param("gamma"), np.float32).reshape(shape))
+    if not p.bias_term:
+        g.node("Mul", [x, s], [g.write(layer.tops[0])], name=layer.name)
+        return
+    y = g.tmp(layer, "scaled")
+    g.node("Mul", [x, s], [y])
+    shape = _operand(ctx, operand_shape, p.axis)
+    b = g.param(layer, "beta", np.asarray(layer.param("beta"), np.float32).reshape(shape))
+    g.node("Add", [y, b], [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Bias")
+def bias(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    x = g.value(layer.bottoms[0])
+    if len(layer.bottoms) > 1:
+        shape = _operand(ctx, ctx.bottom_shapes[1], p.axis)
+        b = g.tmp(layer, "operand")
+        g.node("Reshape", [g.value(layer.bottoms[1]),
+                           g.const(layer, "operand_shape", np.array(shape, np.int64))], [b])
+    else:
+        arr_shape = ctx.layer.impl.param_shapes(ctx.bottom_shapes)[0]
+        shape = _operand(ctx, arr_shape, p.axis)
+        b = g.param(layer, "bias", np.asarray(layer.param("bias"), np.float32).reshape(shape))
+    g.node("Add", [x, b], [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("PReLU")
+def prelu(ctx: Context) -> None:
+    g, layer = _g(ctx), ctx.layer
+    ndim = len(ctx.bottom_shapes[0])
+    slope = np.asarray(layer.param("slope"), np.float32).reshape(-1)
+    shape = (1,) if slope.size == 1 else _channels_view(slope.size, ndim)
+    g.node("PRelu", [g.value(layer.bottoms[0]), g.param(layer, "slope", slope.reshape(shape))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+# Element-wise -----------------------------------------------------------------------------
+
+def _unary(ctx: Context, op: str, **attrs) -> None:
+    g, layer = _g(ctx), ctx.layer
+    g.node(op, [g.value(layer.bottoms[0])], [g.write(layer.tops[0])], name=layer.name, **attrs)
+
+
+@BACKEND.register("ReLU")
+def relu(ctx: Context) -> None:
+    slope = ctx.layer.hparams.negative_slope
+    if slope == 0:
+        _unary(ctx, "Relu")
+    else:
+        _unary(ctx, "LeakyRelu", alpha=float(slope))
+
+
+BACKEND.register("ELU")(lambda ctx: _unary(ctx, "Elu", alpha=float(ctx.layer.hparams.alpha)))
+BACKEND.register("Sigmoid")(lambda ctx: _unary(ctx, "Sigmoid"))
+BACKEND.register("TanH")(lambda ctx: _unary(ctx, "Tanh"))
+BACKEND.register("AbsVal")(lambda ctx: _unary(ctx, "Abs"))
+BACKEND.register("BNLL")(lambda ctx: _unary(ctx, "Softplus"))
+BACKEND.register("Dropout")(lambda ctx: _unary(ctx, "Identity"))
+
+
+@BACKEND.register("Threshold")
+def threshold(ctx: Context) -> None:
+    g, layer = _g(ctx), ctx.layer
+    t = g.const(layer, "threshold", np.array(ctx.layer.hparams.threshold, np.float32))
+    above = g.tmp(layer, "above")
+    g.node("Greater", [g.value(layer.bottoms[0]), t], [above])
+    g.node("Cast", [above], [g.write(layer.tops[0])], name=layer.name, to=1)
+
+
+def _affine_chain(ctx: Context, x: str, scale: float, shift: float, tag: str) -> str:
+    """x * scale + shift, each step skipped when it is the identity."""
+    g, layer = _g(ctx), ctx.layer
+    if scale != 1:
+        y = g.tmp(layer, f"{tag}_scaled")
+        g.node("Mul", [x, g.const(layer, f"{tag}_scale", np.array(scale, np.float32))], [y])
+        x = y
+    if shift != 0:
+        y = g.tmp(layer, f"{tag}_shifted")
+        g.node("Add", [x, g.const(layer, f"{tag}_shift", np.array(shift, np.float32))], [y])
+        x = y
+    return x
+
+
+@BACKEND.register("Power")
+def power(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    x = g.value(layer.bottoms[0])
+    if p.power * p.scale == 0:  # Caffe: constant output
+        value = 1.0 if p.power == 0 else float(np.power(np.float32(p.shift), np.float32(p.power)))
+        zero = g.tmp(layer, "zero")
+        g.node("Mul", [x, g.const(layer, "zeros", np.array(0, np.float32))], [zero])
+        g.node("Add", [zero, g.const(layer, "value", np.array(value, np.float32))],
+               [g.write(layer.tops[0])], name=layer.name)
+        return
+    y = _affine_chain(ctx, x, p.scale, p.shift, "in")
+    if p.power != 1:
+        g.node("Pow", [y, g.const(layer, "power", np.array(p.power, np.float32))],
+               [g.write(layer.tops[0])], name=layer.name)
+    else:
+        g.node("Identity", [y], [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Exp")
+def exp(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    ln_base = 1.0 if p.base == -1 else float(np.log(np.float32(p.base)))
+    y = _affine_chain(ctx, g.value(layer.bottoms[0]), p.scale, p.shift, "in")
+    y = _affine_chain(ctx, y, ln_base, 0.0, "base")
+    g.node("Exp", [y], [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Log")
+def log(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    y = _affine_chain(ctx, g.value(layer.bottoms[0]), p.scale, p.shift, "in")
+    if p.base == -1:
+        g.node("Log", [y], [g.write(layer.tops[0])], name=layer.name)
+        return
+    ln = g.tmp(layer, "ln")
+    g.node("Log", [y], [ln])
+    g.node("Mul", [ln, g.const(layer, "base", np.array(1 / np.log(np.float32(p.base)), np.float32))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("MVN")
+def mvn(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    shape = ctx.bottom_shapes[0]
+    start = 1 if p.across_channels or len(shape) < 2 else 2
+    axes = g.const(layer, "axes", np.arange(start, len(shape), dtype=np.int64))
+    x = g.value(layer.bottoms[0])
+    mean, centred = g.tmp(layer, "mean"), g.tmp(layer, "centred")
+    g.node("ReduceMean", [x, axes], [mean], keepdims=1)
+    if not p.normalize_variance:
+        g.node("Sub", [x, mean], [g.write(layer.tops[0])], name=layer.name)
+        return
+    g.node("Sub", [x, mean], [centred])
+    sq, var, std, std_eps = (g.tmp(layer, t) for t in ("sq", "var", "std", "std_eps"))
+    g.node("Mul", [centred, centred], [sq])
+    g.node("ReduceMean", [sq, axes], [var], keepdims=1)
+    g.node("Sqrt", [var], [std])
+    g.node("Add", [std, g.const(layer, "eps", np.array(p.eps, np.float32))], [std_eps])
+    g.node("Div", [centred, std_eps], [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Softmax")
+def softmax(ctx: Context) -> None:
+    _unary(ctx, "Softmax", axis=ctx.layer.hparams.axis % len(ctx.bottom_shapes[0]))
+
+
+@BACKEND.register("LRN")
+def lrn(ctx: Context) -> None:
+    p = ctx.layer.hparams
+    if p.norm_region == "ACROSS_CHANNELS":
+        # ONNX's LRN is Caffe's: x / (bias + alpha/size * sum of squares)^beta over
+        # channels [c - (size-1)//2, c + size//2].
+        _unary(ctx, "LRN", size=p.local_size, alpha=float(p.alpha), beta=float(p.beta),
+               bias=float(p.k))
+        return
+    g, layer = _g(ctx), ctx.layer
+    x = g.value(layer.bottoms[0])
+    pre = (p.local_size - 1) // 2
+    sq, avg, scaled, base, powed = (g.tmp(layer, t) for t in ("sq", "avg", "scaled", "base", "pow"))
+    g.node("Mul", [x, x], [sq])
+    g.node("AveragePool", [sq], [avg], kernel_shape=[p.local_size] * 2, strides=[1, 1],
+           pads=[pre, pre, p.local_size - 1 - pre, p.local_size - 1 - pre], count_include_pad=1)
+    g.node("Mul", [avg, g.const(layer, "alpha", np.array(p.alpha, np.float32))], [scaled])
+    g.node("Add", [scaled, g.const(layer, "one", np.array(1, np.float32))], [base])
+    g.node("Pow", [base, g.const(layer, "beta", np.array(-p.beta, np.float32))], [powed])
+    g.node("Mul", [powed, x], [g.write(layer.tops[0])], name=layer.name)
+
+
+# Spatial -------------------------------------------------------------------------------------
+
+def onnx_pooled(size: int, k: int, s: int, p: int) -> int:
+    """onnxruntime's ceil-mode output size (windows starting in the right padding dropped)."""
+    out = -(-(size + 2 * p - k) // s) + 1
+    if (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+@BACKEND.register("Pooling")
+def pooling(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    shape, top = ctx.bottom_shapes[0], ctx.top_shapes[0]
+    if p.method == "STOCHASTIC":
+        raise ctx.refuse("STOCHASTIC pooling has no ONNX expression", BACKEND.name)
+    kernel = [shape[2], shape[3]] if p.kernel is None else list(p.kernel)
+    stride, pad = list(p.stride), list(p.pad)
+    op = "MaxPool" if p.method == "MAX" else "AveragePool"
+    x = g.value(layer.bottoms[0])
+    native = all(onnx_pooled(shape[2 + i], kernel[i], stride[i], pad[i]) == top[2 + i]
+                 for i in range(2)) and all(pad[i] < kernel[i] for i in range(2))
+    attrs = {"kernel_shape": kernel, "strides": stride}
+    if p.method == "AVE":
+        attrs["count_include_pad"] = 1
+    if native:
+        g.node(op, [x], [g.write(layer.tops[0])], name=layer.name, ceil_mode=1,
+               pads=[pad[0], pad[1], pad[0], pad[1]], **attrs)
+        return
+    # Explicit padding to exactly the windows Caffe visits, then pool without padding.
+    extra = [(top[2 + i] - 1) * stride[i] + kernel[i] - (shape[2 + i] + pad[i]) for i in range(2)]
+    if min(extra) < 0:
+        raise ctx.refuse("a pooling window layout ONNX cannot express", BACKEND.name)
+    padded = g.tmp(layer, "padded")
+    value = -3.4028234663852886e38 if p.method == "MAX" else 0.0
+    g.node("Pad", [x, g.const(layer, "pads", np.array([0, 0, pad[0], pad[1], 0, 0, extra[0], extra[1]],
+                                                       np.int64)),
+                   g.const(layer, "pad_value", np.array(value, np.float32))], [padded])
+    if p.method == "MAX":
+        g.node(op, [padded], [g.write(layer.tops[0])], name=layer.name, **attrs)
+        return
+    summed = g.tmp(layer, "mean")
+    g.node(op, [padded], [summed], **attrs)
+    div = np.ones(top[2:], np.float32)
+    for i in range(2):
+        starts = np.arange(top[2 + i]) * stride[i] - pad[i]
+        ends = np.minimum(starts + kernel[i], shape[2 + i] + pad[i])
+        counts = (ends - starts).astype(np.float32)
+        div = div * (counts[:, None] if i == 0 else counts[None, :])
+    factor = np.float32(kernel[0] * kernel[1]) / div
+    g.node("Mul", [summed, g.const(layer, "divisor", factor.astype(np.float32))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Interp")
+def interp(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    x = g.value(layer.bottoms[0])
+    if p.pad_beg > 0 or p.pad_end > 0:
+        raise ctx.refuse("Interp with positive pad_beg/pad_end (zero padding) is not expressed",
+                         BACKEND.name)
+    if p.pad_beg or p.pad_end:
+        h, w = ctx.bottom_shapes[0][2:]
+        cropped = g.tmp(layer, "cropped")
+        g.node("Slice", [x, g.const(layer, "starts", np.array([-p.pad_beg] * 2, np.int64)),
+                         g.const(layer, "ends", np.array([h + p.pad_end, w + p.pad_end], np.int64)),
+                         g.const(layer, "axes", np.array([2, 3], np.int64))], [cropped])
+        x = cropped
+    ho, wo = ctx.top_shapes[0][2:]
+    g.node("Resize", [x, "", "", g.const(layer, "sizes", np.array([ho, wo], np.int64))],
+           [g.write(layer.tops[0])], name=layer.name, mode="linear", axes=[2, 3],
+           coordinate_transformation_mode="align_corners")
+
+
+# Data movement ------------------------------------------------------------------------------
+
+@BACKEND.register("Eltwise")
+def eltwise(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    xs = [g.value(b) for b in layer.bottoms]
+    if p.operation == "MAX":
+        g.node("Max", xs, [g.write(layer.tops[0])], name=layer.name)
+        return
+    if p.operation == "PROD":
+        _chain(ctx, "Mul", xs)
+        return
+    coeffs = p.coeffs or (1.0,) * len(xs)
+    terms = []
+    for i, (c, x) in enumerate(zip(coeffs, xs)):
+        if c != 1:
+            t = g.tmp(layer, f"term{i}")
+            g.node("Mul", [x, g.const(layer, f"coeff{i}", np.array(c, np.float32))], [t])
+            x = t
+        terms.append(x)
+    g.node("Sum", terms, [g.write(layer.tops[0])], name=layer.name)
+
+
+def _chain(ctx: Context, op: str, xs: list[str]) -> None:
+    """Binary ``op`` folded left over xs (Caffe multiplies in bottom order)."""
+    g, layer = _g(ctx), ctx.layer
+    y = xs[0]
+    for i, x in enumerate(xs[1:], 1):
+        out = g.write(layer.tops[0]) if i == len(xs) - 1 else g.tmp(layer, f"prod{i}")
+        g.node(op, [y, x], [out], name=layer.name if i == len(xs) - 1 else None)
+        y = out
+
+
+@BACKEND.register("Concat")
+def concat(ctx: Context) -> None:
+    g, layer = _g(ctx), ctx.layer
+    axis = layer.hparams.axis % len(ctx.bottom_shapes[0])
+    g.node("Concat", [g.value(b) for b in layer.bottoms], [g.write(layer.tops[0])],
+           name=layer.name, axis=axis)
+
+
+@BACKEND.register("Slice")
+def slice_(ctx: Context) -> None:
+    g, layer = _g(ctx), ctx.layer
+    axis = layer.hparams.axis % len(ctx.bottom_shapes[0])
+    sizes = np.array([t[axis] for t in ctx.top_shapes], np.int64)
+    g.node("Split", [g.value(layer.bottoms[0]), g.const(layer, "split", sizes)],
+           [g.write(t) for t in layer.tops], name=layer.name, axis=axis)
+
+
+@BACKEND.register("Split")
+def split(ctx: Context) -> None:
+    g, layer = _g(ctx), ctx.layer
+    x = g.value(layer.bottoms[0])
+    for i, top in enumerate(layer.tops):
+        g.node("Identity", [x], [g.write(top)], name=layer.name if i == 0 else f"{layer.name}.{i}")
+
+
+@BACKEND.register("Crop")
+def crop(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    shape, ref = ctx.bottom_shapes
+    start = p.axis % len(shape)
+    axes = list(range(start, len(shape)))
+    offs = [p.offset[0] if len(p.offset) == 1 else (p.offset[i - start] if p.offset else 0)
+            for i in axes]
+    g.node("Slice", [g.value(layer.bottoms[0]),
+                     g.const(layer, "starts", np.array(offs, np.int64)),
+                     g.const(layer, "ends", np.array([o + ref[i] for o, i in zip(offs, axes)], np.int64)),
+                     g.const(layer, "axes", np.array(axes, np.int64))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Flatten", "Reshape")
+def reshape(ctx: Context) -> None:
+    """Reshape to the planned shape; the batch axis is copied (0) when it is kept, so
+    the model takes any batch size."""
+    g, layer = _g(ctx), ctx.layer
+    bottom, top = ctx.bottom_shapes[0], list(ctx.top_shapes[0])
+    if top and top[0] == bottom[0]:
+        top[0] = 0
+    g.node("Reshape", [g.value(layer.bottoms[0]), g.const(layer, "shape", np.array(top, np.int64))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("ArgMax")
+def argmax(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    x = g.value(layer.bottoms[0])
+    k = g.const(layer, "k", np.array([p.top_k], np.int64))
+    values, idx, fidx = g.tmp(layer, "values"), g.tmp(layer, "idx"), g.tmp(layer, "fidx")
+    top = ctx.top_shapes[0]
+    if p.axis is None:
+        flat = g.tmp(layer, "flat")
+        g.node("Flatten", [x], [flat], axis=1)
+        g.node("TopK", [flat, k], [values, idx], axis=1)
+        g.node("Cast", [idx], [fidx], to=1)
+        both = fidx
+        if p.out_max_val:
+            both = g.tmp(layer, "both")
+            g.node("Concat", [fidx, values], [both], axis=1)
+        shape = [0] + list(top[1:])
+        g.node("Reshape", [both, g.const(layer, "shape", np.array(shape, np.int64))],
+               [g.write(layer.tops[0])], name=layer.name)
+        return
+    axis = p.axis % len(ctx.bottom_shapes[0])
+    g.node("TopK", [x, k], [values, idx], axis=axis)
+    if p.out_max_val:
+        g.node("Identity", [values], [g.write(layer.tops[0])], name=layer.name)
+    else:
+        g.node("Cast", [idx], [g.write(layer.tops[0])], name=layer.name, to=1)

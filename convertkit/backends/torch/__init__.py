@@ -1,0 +1,465 @@
+"""PyTorch's expression of each Caffe type.
+
+A handler returns an :class:`Op`: the standard ``nn.Module`` that holds the layer's
+learned params (``nn.Conv2d``, ``nn.ConvTranspose2d``, ``nn.Linear``,
+``nn.BatchNorm2d``, ``nn.PReLU``...; None for layers without params) and a function
+from the bottom tensors to the top tensors. The module's parameter names are the ones
+the ``torch`` mapping table writes (``<module>.weight``, ``.running_mean`` ...), so an
+emitted ``.pt`` / ``.safetensors`` loads with ``strict=True``.
+
+Caffe's semantics, kept exactly: ceil-mode pooling with Caffe's padding clip and AVE
+divisor, Interp through an explicit output size with ``align_corners=True``, BN eps
+from the prototxt, Eltwise coefficients, grouped and dilated convolution.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...layers.training_only import TRAINING_ONLY_TYPES
+from ..base import Backend, Context
+
+BACKEND = Backend("torch")
+Tensors = list[torch.Tensor]
+
+
+@dataclass
+class Op:
+    """One layer in PyTorch: its parameter module (or None) and its forward."""
+
+    module: nn.Module | None
+    fn: Callable[[Tensors], Tensors]
+
+
+def _axis(axis: int, ndim: int) -> int:
+    return axis % ndim
+
+
+BACKEND.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
+
+
+@BACKEND.register("Input")
+def input_(ctx: Context) -> Op:
+    return Op(None, lambda xs: [])
+
+
+# Learned layers ------------------------------------------------------------------------
+
+@BACKEND.register("Convolution")
+def convolution(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    channels = ctx.bottom_shapes[0][1]
+    conv = nn.Conv2d(channels, p.num_output, p.kernel, stride=p.stride, padding=p.pad,
+                     dilation=p.dilation, groups=p.group, bias=p.bias_term)
+    return Op(conv, lambda xs: [conv(xs[0])])
+
+
+@BACKEND.register("Deconvolution")
+def deconvolution(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    channels = ctx.bottom_shapes[0][1]
+    # Caffe: out = stride*(in-1) + dilation*(k-1) + 1 - 2*pad, PyTorch's rule with
+    # output_padding 0; weights C x O/g x kh x kw in both.
+    deconv = nn.ConvTranspose2d(channels, p.num_output, p.kernel, stride=p.stride,
+                                padding=p.pad, dilation=p.dilation, groups=p.group,
+                                bias=p.bias_term)
+    return Op(deconv, lambda xs: [deconv(xs[0])])
+
+
+@BACKEND.register("InnerProduct")
+def inner_product(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    shape = ctx.bottom_shapes[0]
+    axis = _axis(p.axis, len(shape))
+    k = int(np.prod(shape[axis:]))
+    linear = nn.Linear(k, p.num_output, bias=p.bias_term)
+    return Op(linear, lambda xs: [linear(xs[0].flatten(axis))])
+
+
+def _channel_view(x: torch.Tensor) -> tuple[int, ...]:
+    return (1, -1) + (1,) * (x.dim() - 2)
+
+
+@BACKEND.register("BN")
+def bn(ctx: Context) -> Op:
+    """The fork's BN kept as BatchNorm2d (eps from the prototxt), for fine-tuning."""
+    shape = ctx.bottom_shapes[0]
+    norm = nn.BatchNorm2d(shape[1], eps=ctx.layer.hparams.eps)
+
+    def run(xs: Tensors) -> Tensors:
+        x = xs[0]
+        if x.dim() == 4:
+            return [norm(x)]
+        return [norm(x.reshape(x.shape[0], x.shape[1], -1, 1)).reshape(x.shape)]
+
+    return Op(norm, run)
+
+
+@BACKEND.register("BatchNorm")
+def batchnorm(ctx: Context) -> Op:
+    """BVLC BatchNorm: statistics divided by the scale factor (the mapping does it),
+    no affine part (the Scale after it has one)."""
+    p = ctx.layer.hparams
+    shape = ctx.bottom_shapes[0]
+    norm = nn.BatchNorm2d(shape[1], eps=p.eps, affine=False,
+                          track_running_stats=True)
+    if not p.use_global_stats:
+        norm.track_running_stats = False  # batch statistics, as Caffe at TRAIN
+
+    def run(xs: Tensors) -> Tensors:
+        x = xs[0]
+        y = norm(x.reshape(x.shape[0], x.shape[1], -1, 1) if x.dim() != 4 else x)
+        return [y.reshape(x.shape)]
+
+    return Op(norm, run)
+
+
+class ChannelAffine(nn.Module):
+    """Caffe's Scale / Bias with a learned operand: ``weight`` and ``bias`` keep Caffe's
+    shape and broadcast over the axes Caffe gives them (axis, num_axes)."""
+
+    def __init__(self, shape: tuple[int, ...], start: int, scale: bool, bias: bool):
+        super().__init__()
+        self.shape, self.start = tuple(shape), start
+        self.weight = nn.Parameter(torch.ones(self.shape)) if scale else None
+        self.bias = nn.Parameter(torch.zeros(self.shape)) if bias else None
+
+    def operand_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (1,) * self.start + self.shape + (1,) * (x.dim() - self.start - len(self.shape))
+
+    def forward(self, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+        view = self.operand_shape(x)
+        if scale is not None:
+            x = x * scale.reshape(view)
+        elif self.weight is not None:
+            x = x * self.weight.reshape(view)
+        if self.bias is not None:
+            x = x + self.bias.reshape(view)
+        return x
+
+
+def _operand_start(ctx: Context, axis: int, operand_ndim: int) -> int:
+    ndim = len(ctx.bottom_shapes[0])
+    return 0 if operand_ndim == 0 else _axis(axis, ndim)
+
+
+@BACKEND.register("Scale")
+def scale(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    shapes = ctx.layer.impl.param_shapes(ctx.bottom_shapes)
+    if len(ctx.bottom_shapes) > 1:
+        operand = tuple(ctx.bottom_shapes[1])
+        mod = ChannelAffine(operand, _operand_start(ctx, p.axis, len(operand)), False, p.bias_term)
+        return Op(mod if p.bias_term else None, lambda xs: [mod(xs[0], xs[1])])
+    operand = tuple(shapes[0])
+    mod = ChannelAffine(operand, _operand_start(ctx, p.axis, len(operand)), True, p.bias_term)
+    return Op(mod, lambda xs: [mod(xs[0])])
+
+
+@BACKEND.register("Bias")
+def bias(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    if len(ctx.bottom_shapes) > 1:
+        operand = tuple(ctx.bottom_shapes[1])
+        start = _operand_start(ctx, p.axis, len(operand))
+        view = (1,) * start + operand + (1,) * (len(ctx.bottom_shapes[0]) - start - len(operand))
+        return Op(None, lambda xs: [xs[0] + xs[1].reshape(view)])
+    operand = tuple(ctx.layer.impl.param_shapes(ctx.bottom_shapes)[0])
+    mod = ChannelAffine(operand, _operand_start(ctx, p.axis, len(operand)), False, True)
+    return Op(mod, lambda xs: [mod(xs[0])])
+
+
+@BACKEND.register("PReLU")
+def prelu(ctx: Context) -> Op:
+    channels = 1 if ctx.layer.hparams.channel_shared else ctx.bottom_shapes[0][1]
+    mod = nn.PReLU(channels)
+    return Op(mod, lambda xs: [mod(xs[0])])
+
+
+# Element-wise layers ------------------------------------------------------------------
+
+def _pointwise(fn: Callable[[torch.Tensor], torch.Tensor]) -> Op:
+    return Op(None, lambda xs: [fn(xs[0])])
+
+
+@BACKEND.register("ReLU")
+def relu(ctx: Context) -> Op:
+    slope = ctx.layer.hparams.negative_slope
+    return _pointwise(F.relu if slope == 0 else (lambda x: F.leaky_relu(x, slope)))
+
+
+@BACKEND.register("ELU")
+def elu(ctx: Context) -> Op:
+    alpha = ctx.layer.hparams.alpha
+    return _pointwise(lambda x: F.elu(x, alpha))
+
+
+@BACKEND.register("Sigmoid")
+def sigmoid(ctx: Context) -> Op:
+    return _pointwise(torch.sigmoid)
+
+
+@BACKEND.register("TanH")
+def tanh(ctx: Context) -> Op:
+    return _pointwise(torch.tanh)
+
+
+@BACKEND.register("AbsVal")
+def absval(ctx: Context) -> Op:
+    return _pointwise(torch.abs)
+
+
+@BACKEND.register("BNLL")
+def bnll(ctx: Context) -> Op:
+    return _pointwise(F.softplus)  # log(1 + e^x), computed stably as Caffe does
+
+
+@BACKEND.register("Threshold")
+def threshold(ctx: Context) -> Op:
+    t = ctx.layer.hparams.threshold
+    return _pointwise(lambda x: (x > t).to(x.dtype))
+
+
+@BACKEND.register("Dropout")
+def dropout(ctx: Context) -> Op:
+    return _pointwise(lambda x: x)  # identity at TEST
+
+
+@BACKEND.register("Power")
+def power(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    if p.power * p.scale == 0:  # Caffe: a constant, 1 if power == 0 else shift ** power
+        value = 1.0 if p.power == 0 else float(np.power(np.float32(p.shift), np.float32(p.power)))
+        return _pointwise(lambda x: torch.full_like(x, value))
+
+    def run(x):
+        y = x * p.scale if p.scale != 1 else x
+        y = y + p.shift if p.shift != 0 else y
+        return torch.pow(y, p.power) if p.power != 1 else y
+
+    return _pointwise(run)
+
+
+def _base_log(base: float) -> float:
+    return 1.0 if base == -1 else float(np.log(np.float32(base)))
+
+
+@BACKEND.register("Exp")
+def exp(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    ln_base = _base_log(p.base)
+    return _pointwise(lambda x: torch.exp((x * p.scale + p.shift) * ln_base))
+
+
+@BACKEND.register("Log")
+def log(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    ln_base = _base_log(p.base)
+    return _pointwise(lambda x: torch.log(x * p.scale + p.shift) / ln_base)
+
+
+@BACKEND.register("MVN")
+def mvn(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+
+    def run(x):
+        rows = x.shape[0] if p.across_channels or x.dim() < 2 else x.shape[0] * x.shape[1]
+        v = x.reshape(rows, -1)
+        v = v - v.mean(dim=1, keepdim=True)
+        if p.normalize_variance:
+            v = v / (v.square().mean(dim=1, keepdim=True).sqrt() + p.eps)
+        return v.reshape(x.shape)
+
+    return _pointwise(run)
+
+
+@BACKEND.register("Softmax")
+def softmax(ctx: Context) -> Op:
+    axis = _axis(ctx.layer.hparams.axis, len(ctx.bottom_shapes[0]))
+    return _pointwise(lambda x: F.softmax(x, dim=axis))
+
+
+@BACKEND.register("LRN")
+def lrn(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    size, pre = p.local_size, (p.local_size - 1) // 2
+
+    def run(x):
+        sq = x * x
+        if p.norm_region == "ACROSS_CHANNELS":
+            # k + alpha/size * sum over the channel window, zero-padded as Caffe does.
+            padded = F.pad(sq, (0, 0, 0, 0, pre, size - 1 - pre))
+            windows = padded.unfold(1, size, 1).sum(-1)
+            scale = windows * (p.alpha / size) + p.k
+        else:
+            avg = F.avg_pool2d(sq, size, 1, pre, count_include_pad=True)
+            scale = avg * p.alpha + 1.0
+        return scale.pow(-p.beta) * x
+
+    return _pointwise(run)
+
+
+# Spatial layers -------------------------------------------------------------------------
+
+@BACKEND.register("Pooling")
+def pooling(ctx: Context) -> Op:
+    """Caffe's ceil-mode pooling. PyTorch's ceil_mode uses the same output-size clip
+    and (count_include_pad=True) the same AVE divisor: padding cells count, the ceil
+    overhang does not. Where PyTorch cannot take the parameters (pad > kernel/2, or
+    an unpadded layer whose last window would start past the input), the padding is
+    made explicit."""
+    p = ctx.layer.hparams
+    shape, top = ctx.bottom_shapes[0], ctx.top_shapes[0]
+    kernel = (shape[2], shape[3]) if p.kernel is None else p.kernel
+    stride, pad = p.stride, p.pad
+    out_hw = tuple(top[2:])
+    native = all(pad[i] <= kernel[i] // 2 for i in range(2)) and all(
+        _torch_pooled(shape[2 + i], kernel[i], stride[i], pad[i]) == out_hw[i] for i in range(2))
+    if p.method == "STOCHASTIC":
+        raise ctx.refuse("STOCHASTIC pooling has no PyTorch expression", BACKEND.name)
+    if native:
+        if p.method == "MAX":
+            return _pointwise(lambda x: F.max_pool2d(x, kernel, stride, pad, ceil_mode=True))
+        return _pointwise(lambda x: F.avg_pool2d(x, kernel, stride, pad, ceil_mode=True,
+                                                 count_include_pad=True))
+    return _explicit_pooling(p.method, shape, kernel, stride, pad, out_hw)
+
+
+def _torch_pooled(size: int, k: int, s: int, p: int) -> int:
+    out = -(-(size + 2 * p - k) // s) + 1
+    if (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _explicit_pooling(method, shape, kernel, stride, pad, out_hw) -> Op:
+    """Pad to exactly the windows Caffe visits, then pool without padding."""
+    extra = [(out_hw[i] - 1) * stride[i] + kernel[i] - (shape[2 + i] + pad[i]) for i in range(2)]
+    # (left, right, top, bottom); a negative right/bottom pad crops unused rows.
+    pads = (pad[1], extra[1], pad[0], extra[0])
+    if method == "MAX":
+        return _pointwise(lambda x: F.max_pool2d(F.pad(x, pads, value=float("-inf")), kernel, stride))
+    # Divisor: cells inside [start, min(start + k, size + pad)) per axis (Caffe's pool_size).
+    div = np.ones(out_hw, np.float32)
+    for i in range(2):
+        starts = np.arange(out_hw[i]) * stride[i] - pad[i]
+        ends = np.minimum(starts + kernel[i], shape[2 + i] + pad[i])
+        counts = (ends - starts).astype(np.float32)
+        div = div * (counts[:, None] if i == 0 else counts[None, :])
+    divisor = torch.from_numpy(div)
+    area = float(kernel[0] * kernel[1])
+    return _pointwise(lambda x: F.avg_pool2d(F.pad(x, pads), kernel, stride) * area
+                      / divisor.to(x.device, x.dtype))
+
+
+@BACKEND.register("Interp")
+def interp(ctx: Context) -> Op:
+    """Bilinear with align_corners=True to the explicit size Caffe computes (never a
+    scale factor); pad_beg/pad_end (<= 0) crop first."""
+    p = ctx.layer.hparams
+    size = tuple(int(d) for d in ctx.top_shapes[0][2:])
+    beg, end = p.pad_beg, p.pad_end
+    if beg > 0 or end > 0:
+        raise ctx.refuse("Interp with positive pad_beg/pad_end (zero padding) is not expressed",
+                         BACKEND.name)
+
+    def run(x):
+        if beg or end:
+            h, w = x.shape[2], x.shape[3]
+            x = x[:, :, -beg:h + end, -beg:w + end]
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+    return _pointwise(run)
+
+
+# Data movement -------------------------------------------------------------------------
+
+@BACKEND.register("Eltwise")
+def eltwise(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+
+    def run(xs: Tensors) -> Tensors:
+        if p.operation == "PROD":
+            y = xs[0]
+            for x in xs[1:]:
+                y = y * x
+        elif p.operation == "MAX":
+            y = xs[0]
+            for x in xs[1:]:
+                y = torch.maximum(y, x)
+        else:
+            coeffs = p.coeffs or (1.0,) * len(xs)
+            y = xs[0] * coeffs[0] if coeffs[0] != 1 else xs[0]
+            for c, x in zip(coeffs[1:], xs[1:]):
+                y = y + (x * c if c != 1 else x)
+        return [y]
+
+    return Op(None, run)
+
+
+@BACKEND.register("Concat")
+def concat(ctx: Context) -> Op:
+    axis = _axis(ctx.layer.hparams.axis, len(ctx.bottom_shapes[0]))
+    return Op(None, lambda xs: [torch.cat(xs, dim=axis)])
+
+
+@BACKEND.register("Slice")
+def slice_(ctx: Context) -> Op:
+    axis = _axis(ctx.layer.hparams.axis, len(ctx.bottom_shapes[0]))
+    sizes = [int(t[axis]) for t in ctx.top_shapes]
+    return Op(None, lambda xs: list(torch.split(xs[0], sizes, dim=axis)))
+
+
+@BACKEND.register("Split")
+def split(ctx: Context) -> Op:
+    n = len(ctx.layer.tops)
+    return Op(None, lambda xs: [xs[0]] * n)
+
+
+@BACKEND.register("Crop")
+def crop(ctx: Context) -> Op:
+    shape, ref = ctx.bottom_shapes
+    p = ctx.layer.hparams
+    start = _axis(p.axis, len(shape))
+    index = []
+    for i in range(len(shape)):
+        if i < start:
+            index.append(slice(None))
+        else:
+            off = p.offset[0] if len(p.offset) == 1 else (p.offset[i - start] if p.offset else 0)
+            index.append(slice(off, off + ref[i]))
+    return Op(None, lambda xs: [xs[0][tuple(index)]])
+
+
+def _reshape_to_plan(ctx: Context) -> Op:
+    """Flatten / Reshape: the shape rule of the type's own module, applied to the
+    actual bottom shape (so another batch size works too)."""
+    impl = ctx.layer.impl
+    return Op(None, lambda xs: [xs[0].reshape(impl.reshape([tuple(int(d) for d in xs[0].shape)])[0])])
+
+
+BACKEND.register("Flatten", "Reshape")(_reshape_to_plan)
+
+
+@BACKEND.register("ArgMax")
+def argmax(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    top_shape = ctx.top_shapes[0]
+
+    def run(xs: Tensors) -> Tensors:
+        x = xs[0]
+        if p.axis is None:
+            flat = x.reshape(x.shape[0], -1)
+            values, idx = torch.topk(flat, p.top_k, dim=1)
+            out = torch.stack([idx.to(x.dtype), values], 1) if p.out_max_val else idx.to(x.dtype)
+            return [out.reshape((x.shape[0],) + tuple(top_shape[1:]))]
+        axis = _axis(p.axis, x.dim())
+        values, idx = torch.topk(x, p.top_k, dim=axis)
+        return [values if p.out_max_val else idx.to(x.dtype)]
+
+    return Op(None, run)

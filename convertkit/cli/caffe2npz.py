@@ -1,0 +1,31 @@
+"""``convertkit caffe2npz``: one Caffe release to one .npz (ChainerCV's script, for any
+net and any mapping table)."""
+from __future__ import annotations
+
+import click
+
+from .convert import bn_option, mapping_option, quiet_option, rgb_option, run_conversion
+from .options import force_option, json_option, output_option
+
+
+@click.command("caffe2npz")
+@click.argument("prototxt", type=click.Path(dir_okay=False))
+@click.argument("caffemodel", type=click.Path(dir_okay=False), required=False)
+@output_option("The .npz file to write.", metavar="OUT.npz")
+@mapping_option
+@bn_option
+@rgb_option
+@force_option
+@quiet_option
+@json_option("Print a JSON object: the file, its bytes and params, and notes.")
+def command(prototxt, caffemodel, output, mapping, bn, rgb, force, quiet, as_json):
+    """Write the learned params of PROTOTXT + CAFFEMODEL to OUT.npz.
+
+    \b
+    Examples:
+      convertkit caffe2npz pspnet101_cityscapes_713.prototxt pspnet101.caffemodel \\
+          --mapping chainercv -o pspnet101_cityscapes.npz
+      convertkit caffe2npz icnet.prototxt icnet.caffemodel --bn merge -o icnet.npz
+    """
+    run_conversion(prototxt, caffemodel, ["npz"], output=output, single=output,
+                   mapping=mapping, bn=bn, rgb=rgb, force=force, as_json=as_json, quiet=quiet)

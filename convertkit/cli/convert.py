@@ -1,0 +1,144 @@
+"""``convertkit convert``: a Caffe release to several formats in one run, and the
+shared machinery of ``caffe2npz``."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from .options import force_option, json_option, output_option, progress_bar
+
+
+def mapping_option(f):
+    return click.option(
+        "--mapping", default=None, metavar="NAME|FILE",
+        help="Mapping table for the weight formats: a built-in name (convertkit mappings "
+             "list) or a .toml file. Default: caffe for npy/npz/h5, tf for tf, torch for "
+             "torch/safetensors.")(f)
+
+
+def bn_option(f):
+    return click.option("--bn", type=click.Choice(["keep", "merge"]), default="keep",
+                        show_default=True,
+                        help="keep: BN layers stay (for fine-tuning); merge: BN is folded "
+                             "into the convolutions before writing.")(f)
+
+
+def rgb_option(f):
+    return click.option("--rgb", is_flag=True,
+                        help="Make the converted model take RGB: the input channels of the "
+                             "first convolutions are reversed (and per-channel params on the "
+                             "way).")(f)
+
+
+def quiet_option(f):
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(f)
+
+
+def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn, rgb,
+                   force, as_json, quiet, name=None) -> dict:
+    """Check every output, read the model once, prepare it, write every format,
+    then print the summary. ``single``: one output file (caffe2npz) instead of a
+    directory."""
+    from .. import convert as conv
+    from ..errors import UsageError
+    from ..fileio import check_output_dir
+    from ..loader import load
+
+    t0 = time.perf_counter()
+    inputs = [prototxt, caffemodel]
+    stem = name or Path(prototxt).stem
+    if single is None:
+        out_dir = check_output_dir(output, [".npz", ".npy", ".h5", ".pt", ".onnx"])
+        outputs = conv.plan_outputs(formats, out_dir, stem, inputs=inputs, force=force)
+    else:
+        outputs = conv.plan_outputs(formats, Path(output).parent, stem, inputs=inputs,
+                                    force=force, single=Path(output))
+    if mapping is not None:
+        from ..mapping import load_table
+
+        load_table(mapping)  # a bad table fails before the caffemodel is read
+    net = load(prototxt, caffemodel)
+    if caffemodel is None and net.num_params == 0 and any(
+            layer.impl.param_shapes(net.plan().bottom_shapes(layer)) for layer in net.layers):
+        raise UsageError("the net has learned params: give the CAFFEMODEL to convert")
+    net, notes = conv.prepare(net, bn=bn, rgb=rgb)
+    update, finish = progress_bar(enabled=not quiet and not as_json, unit="formats")
+    done = []
+
+    def progress(fmt: str) -> None:
+        update(f"writing {fmt}", len(done), len(formats))
+        done.append(fmt)
+
+    try:
+        meta = {"source": Path(caffemodel).name if caffemodel else Path(prototxt).name,
+                "converter": "convertkit", "bn": bn, "rgb": str(rgb).lower()}
+        summary = conv.convert(net, outputs, mapping=mapping, rgb=rgb, meta=meta, force=force,
+                               inputs=inputs, progress=progress)
+    finally:
+        finish()
+    summary["notes"] = notes + summary["notes"]
+    summary.update(prototxt=str(prototxt), caffemodel=str(caffemodel) if caffemodel else None,
+                   bn=bn, rgb=rgb, mapping=mapping, params=net.num_params,
+                   seconds=round(time.perf_counter() - t0, 3),
+                   written=[f for v in summary["formats"].values() for f in v["files"]])
+    if as_json:
+        click.echo(json.dumps(summary, indent=1))
+        return summary
+    for note in summary["notes"]:
+        click.echo(f"note: {note}", err=True)
+    for fmt, info in summary["formats"].items():
+        click.echo(f"{fmt:<12} {info['params']:>12,} params  {_bytes(info['bytes']):>9}  "
+                   f"{info['seconds']:6.2f} s  {', '.join(info['files'])}")
+    total = sum(v["bytes"] for v in summary["formats"].values())
+    click.echo(f"wrote {len(summary['written'])} files ({_bytes(total)}) in "
+               f"{summary['seconds']:.2f} s")
+    return summary
+
+
+def _bytes(n: int) -> str:
+    for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+@click.command("convert")
+@click.argument("prototxt", type=click.Path(dir_okay=False))
+@click.argument("caffemodel", type=click.Path(dir_okay=False), required=False)
+@click.option("--to", "to", required=True, metavar="FORMAT,...",
+              help="Output formats, comma-separated, or 'all': npy, npz, h5, tf, torch, "
+                   "safetensors (weights, through a mapping table) and onnx, pt2, savedmodel, "
+                   "keras (runnable models).")
+@output_option("The directory to write NAME.<ext> files in (created if needed).", metavar="DIR")
+@click.option("--name", default=None, help="Base name of the outputs (default: the prototxt's).")
+@mapping_option
+@bn_option
+@rgb_option
+@force_option
+@quiet_option
+@json_option("Print a JSON object: per format its files, bytes, params and seconds, and notes.")
+def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, force, quiet, as_json):
+    """Convert PROTOTXT + CAFFEMODEL to several formats in one run.
+
+    The caffemodel is read once. Every output is written atomically (a temp file, then
+    a rename), an existing file is replaced only with --force, and an input never.
+
+    \b
+    Examples:
+      convertkit convert icnet.prototxt icnet.caffemodel --to torch,onnx -o out/
+      convertkit convert pspnet101.prototxt pspnet101.caffemodel --to npy,tf \\
+          --mapping hellochick-tf --bn keep -o tf/
+    """
+    from .. import convert as conv
+
+    formats = conv.all_formats() if to.strip() == "all" else [f.strip() for f in to.split(",") if f.strip()]
+    if not formats:
+        from ..errors import UsageError
+
+        raise UsageError("--to needs at least one format")
+    run_conversion(prototxt, caffemodel, list(dict.fromkeys(formats)), output=output, single=None,
+                   mapping=mapping, bn=bn, rgb=rgb, force=force, as_json=as_json, quiet=quiet,
+                   name=name)

@@ -1,0 +1,209 @@
+"""One conversion: a loaded net, the passes asked for, then every output format.
+
+Weight formats (``npy``, ``npz``, ``h5``, ``tf``, ``torch``, ``safetensors``) go through
+a mapping table and a writer of :mod:`convertkit.emit`; model formats (``onnx``,
+``pt2``, ``savedmodel``, ``keras``) are built by a backend. The caffemodel is read
+once; every output is written atomically, checked against the inputs before any
+work starts.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import emit
+from .errors import UsageError
+from .fileio import atomic_write, check_outputs
+from .graph import Net
+from .passes import flip_input_channels, fold_batchnorm, fold_input_scale
+
+#: The table each weight format uses unless --mapping names another.
+DEFAULT_TABLE = {"npy": "caffe", "npz": "caffe", "h5": "caffe", "tf": "tf",
+                 "torch": "torch", "safetensors": "torch"}
+
+PASSES = {"fold_input_scale": fold_input_scale}
+
+
+@dataclass(frozen=True)
+class ModelFormat:
+    name: str
+    suffix: str
+    about: str
+    needs: tuple[str, ...]
+    #: build(net, path): for a file format returns its bytes; a directory format
+    #: writes the model at ``path`` (a temp folder, renamed into place after).
+    build: Callable[[Net, Path], bytes | None]
+    directory: bool = False
+
+
+def _onnx(net: Net, path: Path) -> bytes:
+    from .backends.onnx.graph import checked_model
+
+    return checked_model(net).SerializeToString()
+
+
+def _pt2(net: Net, path: Path) -> bytes:
+    from .backends.torch.export import export_program
+
+    return export_program(net)
+
+
+def _savedmodel(net: Net, path: Path) -> None:
+    from .backends.tf.export import write_saved_model
+
+    write_saved_model(net, path)
+
+
+def _keras(net: Net, path: Path) -> bytes:
+    from .backends.tf.export import keras_bytes
+
+    return keras_bytes(net)
+
+
+def _keras_weights(net: Net, path: Path) -> bytes:
+    from .backends.tf.export import weights_h5_bytes
+
+    return weights_h5_bytes(net)
+
+
+MODEL_FORMATS = {
+    "onnx": ModelFormat("onnx", ".onnx", "ONNX model (opset 18), runs in onnxruntime alone",
+                        ("onnx",), _onnx),
+    "pt2": ModelFormat("pt2", ".pt2", "torch.export program, runs with torch alone",
+                       ("torch",), _pt2),
+    "savedmodel": ModelFormat("savedmodel", ".savedmodel",
+                              "TensorFlow SavedModel, runs with tf.saved_model.load alone",
+                              ("tensorflow",), _savedmodel, directory=True),
+    "keras": ModelFormat("keras", ".keras", "Keras 3 model (load after import convertkit.backends.tf)",
+                         ("tensorflow",), _keras),
+    "keras-weights": ModelFormat("keras-weights", ".weights.h5",
+                                 "Keras weights of convertkit's Keras model (model.load_weights)",
+                                 ("tensorflow",), _keras_weights),
+}
+
+
+def all_formats() -> list[str]:
+    return emit.formats() + list(MODEL_FORMATS)
+
+
+def output_paths(fmt: str, out_dir: Path, stem: str) -> tuple[Path, list[Path]]:
+    """(the path given to the writer, the files it creates)."""
+    if fmt in MODEL_FORMATS:
+        path = out_dir / f"{stem}{MODEL_FORMATS[fmt].suffix}"
+        return path, [path]
+    spec = emit.get(fmt)
+    path = out_dir / f"{stem}{spec.suffix}"
+    return path, emit.output_files(fmt, path)
+
+
+def plan_outputs(formats: list[str], out_dir: Path, stem: str, *, inputs, force: bool,
+                 single: Path | None = None) -> dict[str, tuple[Path, list[Path]]]:
+    """Every output path, checked (no input, existing files only with force)."""
+    known = all_formats()
+    unknown = [f for f in formats if f not in known]
+    if unknown:
+        raise UsageError(f"unknown output format(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    outputs = {}
+    for fmt in formats:
+        if single is not None:
+            outputs[fmt] = (single, emit.output_files(fmt, single) if fmt in emit.FORMATS else [single])
+        else:
+            outputs[fmt] = output_paths(fmt, out_dir, stem)
+        suffix = None
+        if single is not None and fmt in emit.FORMATS and fmt != "tf":
+            suffix = emit.get(fmt).suffix
+        check_outputs(outputs[fmt][1], inputs=inputs, force=force, suffix=suffix,
+                      what=f"a {fmt} file")
+    for fmt in formats:
+        for name in MODEL_FORMATS[fmt].needs if fmt in MODEL_FORMATS else emit.get(fmt).needs:
+            _require(name, fmt)
+    return outputs
+
+
+def _require(module: str, fmt: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        extra = {"tensorflow": "tensorflow", "torch": "torch", "onnx": "onnx", "h5py": "h5"}.get(module)
+        hint = f"pip install 'convertkit[{extra}]'" if extra else f"pip install {module}"
+        raise UsageError(f"--to {fmt} needs the Python package '{module}': {hint}")
+
+
+def prepare(net: Net, *, bn: str = "keep", rgb: bool = False) -> tuple[Net, list[str]]:
+    """The net after --bn merge and --rgb."""
+    notes: list[str] = []
+    if bn == "merge":
+        net, more = fold_batchnorm(net)
+        notes += more
+    elif bn != "keep":
+        raise UsageError(f"--bn must be keep or merge, not {bn!r}")
+    if rgb:
+        net, more = flip_input_channels(net)
+        notes += more
+    return net, notes
+
+
+def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: str | None = None,
+            rgb: bool = False, meta: dict[str, str] | None = None, force: bool = False,
+            inputs=(), progress: Callable[[str], None] | None = None) -> dict:
+    """Write every format of ``outputs`` for ``net`` (already prepared). Returns a
+    summary: per format its files, bytes, params and seconds, and notes."""
+    from .mapping import load_table
+
+    summary: dict = {"formats": {}, "notes": []}
+    tables: dict[str, object] = {}
+    for fmt, (path, files) in outputs.items():
+        t0 = time.perf_counter()
+        if progress:
+            progress(fmt)
+        if fmt in MODEL_FORMATS:
+            _write_model(MODEL_FORMATS[fmt], net, path, force)
+            n_params = net.num_params
+        else:
+            name = mapping or DEFAULT_TABLE[fmt]
+            table = tables.get(name) or load_table(name)
+            tables[name] = table
+            source = net
+            for p in table.passes:
+                source, more = PASSES[p](source)
+                summary["notes"] += [f"{table.name}: {n}" for n in more]
+            targets = table.resolve(source, fmt=fmt if fmt in table.formats else None,
+                                    input_flipped=rgb)
+            summary["notes"] += [n for n in targets.notes if n not in summary["notes"]]
+            emit.write(fmt, targets, path, meta=meta, force=force, inputs=inputs)
+            n_params = int(sum(t.array.size for t in targets))
+        size = sum(_size(f) for f in files)
+        summary["formats"][fmt] = {"files": [str(f) for f in files], "bytes": size,
+                                   "params": n_params,
+                                   "seconds": round(time.perf_counter() - t0, 3)}
+    return summary
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _write_model(spec: ModelFormat, net: Net, path: Path, force: bool) -> None:
+    """Build, then put in place atomically (a temp file or folder beside the target)."""
+    if not spec.directory:
+        data = spec.build(net, path)
+        with atomic_write(path, "wb") as fh:
+            fh.write(data)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        spec.build(net, tmp / "model")
+        old = tmp / "old"
+        if path.exists() and force:
+            os.replace(path, old)  # the old model leaves only once the new one is whole
+        os.replace(tmp / "model", path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,109 @@
+"""PyTorch as a runtime: the net built from standard modules (convertkit.backends.torch),
+its params loaded through the ``torch`` mapping table with ``strict=True``.
+
+Options: ``device`` ("cpu", "cuda", ...), ``dtype`` (torch.float32 or torch.float16),
+``state_dict`` (a file written by ``convertkit convert --to torch|safetensors`` to load
+instead of the net's own params).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from ..backends.torch.model import CaffeModule
+from ..errors import UsageError, WeightMismatchError
+from ..graph import Net
+from .base import Keep, LayerHook, Runtime, input_arrays, plan_for, resolve_keep
+
+
+def state_dict_from_net(net: Net) -> dict[str, torch.Tensor]:
+    """The module's state_dict, made from the net's params by the ``torch`` table."""
+    from ..mapping import load_table
+
+    # torch.tensor copies: caffemodel params are read-only views of the file's buffer.
+    return {t.key: torch.tensor(t.array) for t in load_table("torch").resolve(net)}
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A ``.pt`` (loaded with weights_only=True: never unpickles code) or ``.safetensors``."""
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UsageError("state_dict file not found", path=path) from None
+    except Exception as exc:  # corrupt or foreign files: one line naming the file
+        raise UsageError(f"cannot read a state_dict: {exc}", path=path) from None
+
+
+def load_into(module: CaffeModule, state: Mapping[str, torch.Tensor], source: str | None) -> None:
+    """``load_state_dict(strict=True)``, with every missing, extra or misshapen key
+    listed at once."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    wrong = [f"{k} ({'x'.join(map(str, state[k].shape))}, the net needs "
+             f"{'x'.join(map(str, own[k].shape))})"
+             for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or extra or wrong:
+        parts = []
+        for what, names in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong)):
+            if names:
+                parts.append(f"{len(names)} {what}: {', '.join(names[:6])}"
+                             + (" ..." if len(names) > 6 else ""))
+        raise WeightMismatchError("the state_dict does not fit the net: " + "; ".join(parts),
+                                  path=source)
+    module.load_state_dict(state, strict=True)
+
+
+class TorchRuntime(Runtime):
+    name = "torch"
+
+    def __init__(self, net: Net, device: str = "cpu", dtype: torch.dtype = torch.float32,
+                 state_dict: str | Path | None = None):
+        super().__init__(net)
+        self.device, self.dtype = torch.device(device), dtype
+        self._state_file = state_dict
+        self._modules: dict[tuple, CaffeModule] = {}
+
+    def module(self, shapes: Mapping[str, tuple] | None = None) -> CaffeModule:
+        """The module for these input shapes (built once per shape: Interp sizes and
+        pooling windows follow the plan)."""
+        plan = self.net.plan(shapes)
+        key = tuple(sorted(plan.inputs.items()))
+        if key not in self._modules:
+            mod = CaffeModule(self.net, plan)
+            if self._state_file is not None:
+                state = read_state_dict(self._state_file)
+                source = str(self._state_file)
+            else:
+                state, source = state_dict_from_net(self.net), self.net.caffemodel_path
+            load_into(mod, state, source)
+            self._modules[key] = mod.to(self.device, self.dtype).eval()
+        return self._modules[key]
+
+    def forward(self, inputs: Mapping[str, np.ndarray], keep: Keep = "outputs",
+                on_layer: LayerHook | None = None) -> dict[str, np.ndarray]:
+        arrays = input_arrays(self.net, inputs)
+        wanted = resolve_keep(self.net, keep)
+        plan_for(self.net, arrays, wanted)
+        mod = self.module({n: a.shape for n, a in arrays.items()})
+
+        def to_numpy(t: torch.Tensor) -> np.ndarray:
+            return t.detach().to("cpu", torch.float32).numpy()
+
+        hook = None
+        if on_layer is not None:
+            def hook(name, tops):
+                on_layer(name, [to_numpy(t) for t in tops])
+
+        with torch.inference_mode():
+            tensors = {n: torch.from_numpy(a).to(self.device, self.dtype) for n, a in arrays.items()}
+            out = mod.run(tensors, wanted, on_layer=hook)
+        return {n: to_numpy(t) for n, t in out.items()}
