@@ -156,7 +156,7 @@ def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: s
     from .mapping import load_table
 
     summary: dict = {"formats": {}, "notes": []}
-    tables: dict[str, object] = {}
+    tables: dict[str, tuple] = {}
     for fmt, (path, files) in outputs.items():
         t0 = time.perf_counter()
         if progress:
@@ -166,12 +166,13 @@ def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: s
             n_params = net.num_params
         else:
             name = mapping or DEFAULT_TABLE[fmt]
-            table = tables.get(name) or load_table(name)
-            tables[name] = table
-            source = net
-            for p in table.passes:
-                source, more = PASSES[p](source)
-                summary["notes"] += [f"{table.name}: {n}" for n in more]
+            if name not in tables:  # each table once: its passes, then its notes
+                table, source = load_table(name), net
+                for p in table.passes:
+                    source, more = PASSES[p](source)
+                    summary["notes"] += [f"{table.name}: {n}" for n in more]
+                tables[name] = (table, source)
+            table, source = tables[name]
             targets = table.resolve(source, fmt=fmt if fmt in table.formats else None,
                                     input_flipped=rgb)
             summary["notes"] += [n for n in targets.notes if n not in summary["notes"]]

