@@ -73,3 +73,43 @@ def test_a_net_without_its_params_is_refused_before_running():
     net = convertkit.load(SMALL / "icnet.prototxt")
     with pytest.raises(WeightMismatchError, match=r"layers lack learned params: .*pass the caffemodel"):
         runtime.create("numpy", net).forward({"data": rand(net.inputs["data"])})
+
+
+def test_torch_half_precision_and_devices(net):
+    torch = pytest.importorskip("torch")
+    x = rand(net.inputs["data"], seed=5) * 40
+    ref = runtime.create("numpy", net).forward({"data": x})["conv6_interp"]
+    half = runtime.create("torch", net, dtype=torch.float16).forward({"data": x})["conv6_interp"]
+    assert half.dtype == np.float32
+    assert_close(half, ref, rel=1e-2, what="float16")
+    assert np.mean(half.argmax(1) == ref.argmax(1)) > 0.99
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="torch cannot use device 'cuda'"):
+            runtime.create("torch", net, device="cuda")
+
+
+def test_a_state_dict_that_does_not_fit_lists_every_mismatch(net, tmp_path):
+    torch = pytest.importorskip("torch")
+    from convertkit.runtime.torch import state_dict_from_net
+
+    sd = state_dict_from_net(net)
+    del sd["conv1_sub1.weight"]
+    sd["conv6_cls.bias"] = torch.zeros(7)
+    sd["extra.weight"] = torch.zeros(1)
+    torch.save(sd, tmp_path / "bad.pt")
+    rt = runtime.create("torch", net, state_dict=tmp_path / "bad.pt")
+    with pytest.raises(WeightMismatchError) as err:
+        rt.forward({"data": rand(net.inputs["data"])})
+    msg = str(err.value)
+    assert "bad.pt" in msg and "1 missing: conv1_sub1.weight" in msg
+    assert "1 unexpected: extra.weight" in msg and "conv6_cls.bias (7, the net needs 19)" in msg
+
+
+def test_cli_runtime_options_are_checked(tmp_path, capsys):
+    from convertkit.cli import main
+
+    args = ["run", str(SMALL / "icnet.prototxt"), str(SMALL / "icnet.caffemodel"), "--image",
+            str(SMALL.parents[1] / "images" / "chelsea.png"), "-o", str(tmp_path / "o.npz")]
+    assert main(args + ["--runtime", "onnx", "--half"]) == 2
+    assert "--device and --half apply to the torch runtime" in capsys.readouterr().err
+    assert not (tmp_path / "o.npz").exists()

@@ -26,6 +26,10 @@ def _runtime_help() -> str:
               help="A .npy array (N,C,H,W float) used as the input blob as is. Never unpickled.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="numpy", show_default=True,
               help=_runtime_help())
+@click.option("--device", default=None, metavar="DEVICE",
+              help="torch runtime: the device to run on (cpu, cuda, cuda:1 ...). Default cpu.")
+@click.option("--half", is_flag=True,
+              help="torch runtime: float16 params and activations (blobs are saved as float32).")
 @click.option("--preprocess", "fit", type=click.Choice(["resize", "fit", "pad"]), default="resize",
               show_default=True,
               help="How --image reaches the input size: resize (ICNet's eval), fit (keep aspect, "
@@ -36,7 +40,8 @@ def _runtime_help() -> str:
                "any other extension is an error, not silently changed.", metavar="OUT.npz")
 @force_option
 @json_option("Print a JSON object: the file written, the runtime, each saved blob's shape.")
-def command(prototxt, caffemodel, image, input_npy, runtime, fit, blobs, output, force, as_json):
+def command(prototxt, caffemodel, image, input_npy, runtime, device, half, fit, blobs, output,
+            force, as_json):
     """Run PROTOTXT [+ CAFFEMODEL] forward once and save blobs to OUT.npz.
 
     CAFFEMODEL may be left out for nets without learned params (Pooling, LRN,
@@ -81,10 +86,17 @@ def command(prototxt, caffemodel, image, input_npy, runtime, fit, blobs, output,
     _check_blob_names(net, keep, prototxt)
     from ..runtime import create
 
+    options = {}
+    if device is not None or half:
+        if runtime != "torch":
+            raise UsageError("--device and --half apply to the torch runtime")
+        import torch
+
+        options = {"device": device or "cpu", "dtype": torch.float16 if half else torch.float32}
     # Another batch or size than declared is planned afresh by the runtime (a
     # ShapeError names the layer that cannot take it).
     try:
-        result = create(runtime, net).forward({in_name: x}, keep=keep)
+        result = create(runtime, net, **options).forward({in_name: x}, keep=keep)
     except ShapeError as exc:  # name the files: the prototxt, and the array that implied the shape
         exc.path = exc.path or str(prototxt)
         if input_npy is not None and tuple(x.shape) != tuple(in_shape or ()):

@@ -68,7 +68,12 @@ class TorchRuntime(Runtime):
     def __init__(self, net: Net, device: str = "cpu", dtype: torch.dtype = torch.float32,
                  state_dict: str | Path | None = None):
         super().__init__(net)
-        self.device, self.dtype = torch.device(device), dtype
+        try:
+            self.device = torch.device(device)
+            torch.empty(0, device=self.device)
+        except (RuntimeError, AssertionError) as exc:  # no CUDA build, no such GPU
+            raise UsageError(f"torch cannot use device {device!r}: {str(exc).splitlines()[0]}") from None
+        self.dtype = dtype
         self._state_file = state_dict
         self._modules: dict[tuple, CaffeModule] = {}
 
