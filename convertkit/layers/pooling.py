@@ -233,3 +233,17 @@ def _ave_divisor(out: int, k: int, s: int, p: int, size: int) -> np.ndarray:
     start = np.arange(out) * s - p
     end = np.minimum(start + k, size + p)
     return (end - start).astype(np.float32)
+
+
+def ave_divisor(in_hw: Pair, kernel: Pair, stride: Pair, pad: Pair, out_hw: Pair) -> np.ndarray:
+    """Caffe's AVE divisor of every output cell (ho x wo, float32): padding cells
+    count, the ceil overhang past the padding does not. Backends that pool a padded
+    input without a divisor of their own multiply by ``kh*kw / ave_divisor``."""
+    return (_ave_divisor(out_hw[0], kernel[0], stride[0], pad[0], in_hw[0])[:, None]
+            * _ave_divisor(out_hw[1], kernel[1], stride[1], pad[1], in_hw[1])[None, :])
+
+
+def trailing_padding(in_hw: Pair, kernel: Pair, stride: Pair, pad: Pair, out_hw: Pair) -> Pair:
+    """Bottom and right padding that makes the windows Caffe visits exactly fit:
+    (out-1)*stride + kernel - (size + pad); negative when Caffe leaves rows unread."""
+    return tuple((out_hw[i] - 1) * stride[i] + kernel[i] - (in_hw[i] + pad[i]) for i in range(2))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...layers.pooling import ave_divisor, pooled_size, trailing_padding
 from ...layers.training_only import TRAINING_ONLY_TYPES
 from ..base import Backend, Context
 
@@ -296,14 +297,6 @@ def lrn(ctx: Context) -> None:
 
 # Spatial -------------------------------------------------------------------------------------
 
-def onnx_pooled(size: int, k: int, s: int, p: int) -> int:
-    """onnxruntime's ceil-mode output size (windows starting in the right padding dropped)."""
-    out = -(-(size + 2 * p - k) // s) + 1
-    if (out - 1) * s >= size + p:
-        out -= 1
-    return out
-
-
 @BACKEND.register("Pooling")
 def pooling(ctx: Context) -> None:
     g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
@@ -314,7 +307,9 @@ def pooling(ctx: Context) -> None:
     stride, pad = list(p.stride), list(p.pad)
     op = "MaxPool" if p.method == "MAX" else "AveragePool"
     x = g.value(layer.bottoms[0])
-    native = all(onnx_pooled(shape[2 + i], kernel[i], stride[i], pad[i]) == top[2 + i]
+    # onnxruntime's ceil mode drops a window starting in the right padding, padded or
+    # not: Caffe's rule with its clip always on.
+    native = all(pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True) == top[2 + i]
                  for i in range(2)) and all(pad[i] < kernel[i] for i in range(2))
     attrs = {"kernel_shape": kernel, "strides": stride}
     if p.method == "AVE":
@@ -324,7 +319,8 @@ def pooling(ctx: Context) -> None:
                pads=[pad[0], pad[1], pad[0], pad[1]], **attrs)
         return
     # Explicit padding to exactly the windows Caffe visits, then pool without padding.
-    extra = [(top[2 + i] - 1) * stride[i] + kernel[i] - (shape[2 + i] + pad[i]) for i in range(2)]
+    in_hw, out_hw = tuple(shape[2:]), tuple(top[2:])
+    extra = trailing_padding(in_hw, kernel, stride, pad, out_hw)
     if min(extra) < 0:
         raise ctx.refuse("a pooling window layout ONNX cannot express", BACKEND.name)
     padded = g.tmp(layer, "padded")
@@ -337,13 +333,7 @@ def pooling(ctx: Context) -> None:
         return
     summed = g.tmp(layer, "mean")
     g.node(op, [padded], [summed], **attrs)
-    div = np.ones(top[2:], np.float32)
-    for i in range(2):
-        starts = np.arange(top[2 + i]) * stride[i] - pad[i]
-        ends = np.minimum(starts + kernel[i], shape[2 + i] + pad[i])
-        counts = (ends - starts).astype(np.float32)
-        div = div * (counts[:, None] if i == 0 else counts[None, :])
-    factor = np.float32(kernel[0] * kernel[1]) / div
+    factor = np.float32(kernel[0] * kernel[1]) / ave_divisor(in_hw, kernel, stride, pad, out_hw)
     g.node("Mul", [summed, g.const(layer, "divisor", factor.astype(np.float32))],
            [g.write(layer.tops[0])], name=layer.name)
 

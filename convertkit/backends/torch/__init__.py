@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...layers.pooling import ave_divisor, pooled_size, trailing_padding
 from ...layers.training_only import TRAINING_ONLY_TYPES
 from ..base import Backend, Context
 
@@ -319,7 +320,7 @@ def pooling(ctx: Context) -> Op:
     stride, pad = p.stride, p.pad
     out_hw = tuple(top[2:])
     native = all(pad[i] <= kernel[i] // 2 for i in range(2)) and all(
-        _torch_pooled(shape[2 + i], kernel[i], stride[i], pad[i]) == out_hw[i] for i in range(2))
+        pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True) == out_hw[i] for i in range(2))
     if p.method == "STOCHASTIC":
         raise ctx.refuse("STOCHASTIC pooling has no PyTorch expression", BACKEND.name)
     if native:
@@ -330,31 +331,17 @@ def pooling(ctx: Context) -> Op:
     return _explicit_pooling(p.method, shape, kernel, stride, pad, out_hw)
 
 
-def _torch_pooled(size: int, k: int, s: int, p: int) -> int:
-    out = -(-(size + 2 * p - k) // s) + 1
-    if (out - 1) * s >= size + p:
-        out -= 1
-    return out
-
-
 def _explicit_pooling(method, shape, kernel, stride, pad, out_hw) -> Op:
     """Pad to exactly the windows Caffe visits, then pool without padding."""
-    extra = [(out_hw[i] - 1) * stride[i] + kernel[i] - (shape[2 + i] + pad[i]) for i in range(2)]
+    in_hw = tuple(shape[2:])
+    extra = trailing_padding(in_hw, kernel, stride, pad, out_hw)
     # (left, right, top, bottom); a negative right/bottom pad crops unused rows.
     pads = (pad[1], extra[1], pad[0], extra[0])
     if method == "MAX":
         return _pointwise(lambda x: F.max_pool2d(F.pad(x, pads, value=float("-inf")), kernel, stride))
-    # Divisor: cells inside [start, min(start + k, size + pad)) per axis (Caffe's pool_size).
-    div = np.ones(out_hw, np.float32)
-    for i in range(2):
-        starts = np.arange(out_hw[i]) * stride[i] - pad[i]
-        ends = np.minimum(starts + kernel[i], shape[2 + i] + pad[i])
-        counts = (ends - starts).astype(np.float32)
-        div = div * (counts[:, None] if i == 0 else counts[None, :])
-    divisor = torch.from_numpy(div)
-    area = float(kernel[0] * kernel[1])
-    return _pointwise(lambda x: F.avg_pool2d(F.pad(x, pads), kernel, stride) * area
-                      / divisor.to(x.device, x.dtype))
+    factor = torch.from_numpy(kernel[0] * kernel[1] / ave_divisor(in_hw, kernel, stride, pad, out_hw))
+    return _pointwise(lambda x: F.avg_pool2d(F.pad(x, pads), kernel, stride)
+                      * factor.to(x.device, x.dtype))
 
 
 @BACKEND.register("Interp")
