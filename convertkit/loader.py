@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import PrototxtError, ShapeError, UnsupportedLayerError, UsageError, WeightMismatchError
+from .errors import ConvertError, PrototxtError, ShapeError, UnsupportedLayerError, UsageError, WeightMismatchError
 from .graph import MAX_BLOB_ELEMENTS, Layer, Net, ShapePlan
 from .layers import is_supported
 from .layers.base import Shape, fmt_shape
@@ -30,11 +30,13 @@ def load(
     *,
     input_shapes: Mapping[str | None, Sequence[int]] | None = None,
     phase: str = "TEST",
+    defines: Mapping[str, str] | None = None,
 ) -> Net:
     """Read a Caffe model into a :class:`~convertkit.graph.Net`.
 
     ``input_shapes`` overrides the declared input shapes (``{"data": (1, 3, 512, 512)}``;
-    the key None names the net's only input).
+    the key None names the net's only input). ``defines`` fills a template
+    prototxt's ``${NAME}`` placeholders.
     Shapes are inferred and every layer's blobs checked against the prototxt when the
     input shapes are known; all offending layers are reported in one error.
     """
@@ -44,7 +46,7 @@ def load(
     model = read_caffemodel(caffemodel) if caffemodel is not None else None
     if prototxt is not None:
         ensure_file(prototxt, "prototxt")
-        net_param = parse_prototxt(prototxt)
+        net_param = parse_prototxt(prototxt, defines)
         source: str | Path = prototxt
         notes = upgrade(net_param, source)
     else:
@@ -152,7 +154,12 @@ def build_net(net_param, path=None) -> Net:
         proto.ClearField("blobs")
         layer = Layer(name=lp.name, type=lp.type, bottoms=list(lp.bottom), tops=list(lp.top),
                       proto=proto, params=[_blob_array(b) for b in lp.blobs])
-        if layer.impl.training_only:
+        try:
+            training_only = layer.impl.training_only
+        except ConvertError as exc:  # a layer refused by its type (e.g. Python)
+            exc.path = exc.path or (str(path) if path else None)
+            raise
+        if training_only:
             dropped.append(layer)
             continue
         if not layer.bottoms:
@@ -170,9 +177,15 @@ def build_net(net_param, path=None) -> Net:
             continue
         for b in layer.bottoms:
             if b not in produced:
-                # Fed by a dropped data layer: it becomes an input of unknown shape.
-                if any(b in d.tops for d in dropped):
-                    net.inputs[b] = None
+                # Fed by a dropped data layer: it becomes an input, of the shape the
+                # data layer's parameters give (crop size, batch size...) or unknown.
+                source = next((d for d in dropped if b in d.tops), None)
+                if source is not None:
+                    shapes = dict(zip(source.tops, source.impl.data_shapes()))
+                    net.inputs[b] = shapes.get(b)
+                    if shapes.get(b) is not None:
+                        net.notes.append(f"input '{b}' is {fmt_shape(shapes[b])}, from "
+                                         f"{source.type} layer '{source.name}'")
                     produced.add(b)
         produced.update(layer.tops)
         net.layers.append(layer)

@@ -7,7 +7,9 @@ by their include/exclude rules for the TEST phase.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Mapping
 
 from google.protobuf import text_format
 
@@ -40,15 +42,47 @@ _V1_STRUCTURAL = {
 }
 
 
-def parse_prototxt(path: str | Path):
-    """Parse a text prototxt file into a NetParameter (no upgrades yet)."""
+def parse_prototxt(path: str | Path, defines: Mapping[str, str] | None = None):
+    """Parse a text prototxt file into a NetParameter (no upgrades yet). ``defines``
+    fills a template's ``${NAME}`` placeholders (DeepLab ships its nets that way)."""
     raw = read_bytes(path, "prototxt")
     check_kind(raw, "prototxt", path=path)  # an image, an archive, a caffemodel...
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PrototxtError(f"not UTF-8 text (byte {exc.start})", path=path) from None
-    return parse_prototxt_text(text, path)
+    return parse_prototxt_text(substitute(text, defines or {}, path), path)
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def substitute(text: str, defines: Mapping[str, str], path=None) -> str:
+    """Replace ``${NAME}`` outside comments by ``defines[NAME]``. A placeholder left
+    without a value outside a quoted string (where the text cannot parse) is one
+    error listing every such name and its first line."""
+    missing: dict[str, int] = {}
+
+    def fill(line_no: int, line: str) -> str:
+        code, hash_, comment = line.partition("#")
+
+        def one(m):
+            if m.group(1) in defines:
+                return str(defines[m.group(1)])
+            if code.count('"', 0, m.start()) % 2 == 0:  # inside a string it is just text
+                missing.setdefault(m.group(1), line_no)
+            return m.group(0)
+
+        return _PLACEHOLDER.sub(one, code) + hash_ + comment
+
+    if "${" not in text:
+        return text
+    out = "\n".join(fill(i, line) for i, line in enumerate(text.split("\n"), 1))
+    if missing:
+        names = ", ".join(f"${{{n}}} (line {ln})" for n, ln in missing.items())
+        raise PrototxtError(f"is a template: give a value for {names} with --define NAME=VALUE",
+                            path=path)
+    return out
 
 
 def parse_prototxt_text(text: str, path: str | Path | None = "<text>"):
@@ -74,9 +108,17 @@ def upgrade(net, path: str | Path | None = None) -> list[str]:
     if len(net.layers):
         if len(net.layer):
             raise PrototxtError("mixes legacy 'layers' and new 'layer' entries", path=path)
-        for v1 in net.layers:
-            net.layer.add().CopyFrom(_upgrade_v1_layer(v1, path))
-        notes.append(f"upgraded {len(net.layers)} legacy V1 layers")
+        v0 = [v1.HasField("layer") for v1 in net.layers]
+        if any(v0) and not all(v0):
+            raise PrototxtError("mixes V0 (layers { layer { ... } }) and V1 layers", path=path)
+        if all(v0):
+            for lp in _upgrade_v0_net(net.layers, path):
+                net.layer.add().CopyFrom(lp)
+            notes.append(f"upgraded {len(net.layers)} legacy V0 (2013) layers")
+        else:
+            for v1 in net.layers:
+                net.layer.add().CopyFrom(_upgrade_v1_layer(v1, path))
+            notes.append(f"upgraded {len(net.layers)} legacy V1 layers")
         net.ClearField("layers")
     holes = 0
     for lp in net.layer:
@@ -86,6 +128,141 @@ def upgrade(net, path: str | Path | None = None) -> list[str]:
     if holes:
         notes.append(f"upgraded {holes} HoleConvolution layers to dilated Convolution")
     return notes
+
+
+#: V0 type strings -> the current schema's type names (upgrade_proto.cpp's
+#: UpgradeV0LayerType).
+V0_TYPE_NAMES = {
+    "accuracy": "Accuracy", "bnll": "BNLL", "concat": "Concat", "conv": "Convolution",
+    "data": "Data", "dropout": "Dropout", "euclidean_loss": "EuclideanLoss",
+    "flatten": "Flatten", "hdf5_data": "HDF5Data", "hdf5_output": "HDF5Output",
+    "im2col": "Im2col", "images": "ImageData", "infogain_loss": "InfogainLoss",
+    "innerproduct": "InnerProduct", "lrn": "LRN",
+    "multinomial_logistic_loss": "MultinomialLogisticLoss", "pool": "Pooling",
+    "relu": "ReLU", "sigmoid": "Sigmoid", "softmax": "Softmax",
+    "softmax_loss": "SoftmaxWithLoss", "split": "Split", "tanh": "TanH",
+    "window_data": "WindowData",
+}
+
+#: For each V0 field: the types it belongs to, and where it goes (block, field); a
+#: block of "transform_param" or a type-specific block per type (UpgradeV0LayerParameter).
+_V0_FIELDS = {
+    "num_output": {"conv": ("convolution_param", "num_output"),
+                   "innerproduct": ("inner_product_param", "num_output")},
+    "biasterm": {"conv": ("convolution_param", "bias_term"),
+                 "innerproduct": ("inner_product_param", "bias_term")},
+    "weight_filler": {"conv": ("convolution_param", "weight_filler"),
+                      "innerproduct": ("inner_product_param", "weight_filler")},
+    "bias_filler": {"conv": ("convolution_param", "bias_filler"),
+                    "innerproduct": ("inner_product_param", "bias_filler")},
+    "pad": {"conv": ("convolution_param", "pad"), "pool": ("pooling_param", "pad")},
+    "kernelsize": {"conv": ("convolution_param", "kernel_size"),
+                   "pool": ("pooling_param", "kernel_size")},
+    "group": {"conv": ("convolution_param", "group")},
+    "stride": {"conv": ("convolution_param", "stride"), "pool": ("pooling_param", "stride")},
+    "pool": {"pool": ("pooling_param", "pool")},
+    "dropout_ratio": {"dropout": ("dropout_param", "dropout_ratio")},
+    "local_size": {"lrn": ("lrn_param", "local_size")},
+    "alpha": {"lrn": ("lrn_param", "alpha")},
+    "beta": {"lrn": ("lrn_param", "beta")},
+    "k": {"lrn": ("lrn_param", "k")},
+    "concat_dim": {"concat": ("concat_param", "concat_dim")},
+    "source": {"data": ("data_param", "source"), "hdf5_data": ("hdf5_data_param", "source"),
+               "images": ("image_data_param", "source"),
+               "window_data": ("window_data_param", "source")},
+    "batchsize": {"data": ("data_param", "batch_size"),
+                  "hdf5_data": ("hdf5_data_param", "batch_size"),
+                  "images": ("image_data_param", "batch_size"),
+                  "window_data": ("window_data_param", "batch_size")},
+    "rand_skip": {"data": ("data_param", "rand_skip"), "images": ("image_data_param", "rand_skip")},
+    "shuffle_images": {"images": ("image_data_param", "shuffle")},
+    "new_height": {"images": ("image_data_param", "new_height")},
+    "new_width": {"images": ("image_data_param", "new_width")},
+    "scale": {t: ("transform_param", "scale") for t in ("data", "images", "window_data")},
+    "meanfile": {t: ("transform_param", "mean_file") for t in ("data", "images", "window_data")},
+    "cropsize": {t: ("transform_param", "crop_size") for t in ("data", "images", "window_data")},
+    "mirror": {t: ("transform_param", "mirror") for t in ("data", "images", "window_data")},
+}
+#: V0 fields handled outside the table.
+_V0_STRUCTURAL = {"name", "type", "blobs", "blobs_lr", "weight_decay"}
+
+
+def _upgrade_v0_net(layers, path) -> list:
+    """UpgradeV0Net: each V0 layer to a current LayerParameter. A V0 "padding" layer
+    becomes the pad of the convolution or pooling that reads it, as Caffe does."""
+    out, padding = [], {}  # padding layer top -> (its bottom, its pad)
+    for v1 in layers:
+        v0 = v1.layer
+        if v0.type == "padding":
+            if len(v1.bottom) != 1 or len(v1.top) != 1:
+                raise PrototxtError("a V0 padding layer takes one bottom and one top",
+                                    path=path, layer=v0.name)
+            padding[v1.top[0]] = (v1.bottom[0], v0.pad)
+            continue
+        lp = _upgrade_v0_layer(v1, path)
+        for i, b in enumerate(lp.bottom):
+            if b in padding:
+                if lp.type not in ("Convolution", "Pooling"):
+                    raise PrototxtError(f"a V0 padding layer feeds a {lp.type} layer; only "
+                                        "convolution and pooling take padding",
+                                        path=path, layer=lp.name)
+                source, pad = padding[b]
+                lp.bottom[i] = source
+                block = lp.convolution_param if lp.type == "Convolution" else lp.pooling_param
+                if lp.type == "Convolution":
+                    del block.pad[:]
+                    block.pad.append(pad)
+                else:
+                    block.pad = pad
+        out.append(lp)
+    return out
+
+
+def _upgrade_v0_layer(v1, path):
+    pb = caffe_pb2()
+    v0 = v1.layer
+    lp = pb.LayerParameter()
+    lp.name = v0.name or v1.name
+    if v0.type not in V0_TYPE_NAMES:
+        raise PrototxtError(f"unknown V0 layer type {v0.type!r}", path=path, layer=lp.name)
+    lp.type = V0_TYPE_NAMES[v0.type]
+    lp.bottom.extend(v1.bottom)
+    lp.top.extend(v1.top)
+    lp.blobs.extend(v0.blobs)
+    for i in range(max(len(v0.blobs_lr), len(v0.weight_decay))):
+        spec = lp.param.add()
+        if i < len(v0.blobs_lr):
+            spec.lr_mult = v0.blobs_lr[i]
+        if i < len(v0.weight_decay):
+            spec.decay_mult = v0.weight_decay[i]
+    for field, value in v0.ListFields():
+        if field.name in _V0_STRUCTURAL:
+            continue
+        where = _V0_FIELDS.get(field.name, {}).get(v0.type)
+        if where is None:
+            raise PrototxtError(f"V0 field {field.name!r} does not apply to a {v0.type!r} layer",
+                                path=path, layer=lp.name)
+        block, name = where
+        target = getattr(lp, block)
+        dest = target.DESCRIPTOR.fields_by_name[name]
+        if _is_repeated(dest):
+            getattr(target, name).append(value)
+        elif dest.message_type is not None:
+            getattr(target, name).CopyFrom(value)
+        elif dest.enum_type is not None:  # same value names in V0 and now (MAX, AVE ...)
+            setattr(target, name, dest.enum_type.values_by_name[
+                field.enum_type.values_by_number[value].name].number)
+        else:
+            setattr(target, name, value)
+    return lp
+
+
+def _is_repeated(field) -> bool:
+    """FieldDescriptor.is_repeated (protobuf >= 5.x); `label` on older runtimes."""
+    flag = getattr(field, "is_repeated", None)
+    if flag is not None:
+        return bool(flag() if callable(flag) else flag)
+    return field.label == field.LABEL_REPEATED
 
 
 def _upgrade_v1_layer(v1, path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import force_option, json_option, output_option, progress_bar
+from .options import define_option, force_option, json_option, output_option, progress_bar
 
 
 def mapping_option(f):
@@ -38,7 +38,7 @@ def quiet_option(f):
 
 
 def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn, rgb,
-                   force, as_json, quiet, name=None) -> dict:
+                   force, as_json, quiet, name=None, defines=None) -> dict:
     """Check every output, read the model once, prepare it, write every format,
     then print the summary. ``single``: one output file (caffe2npz) instead of a
     directory."""
@@ -60,7 +60,7 @@ def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn
         from ..mapping import load_table
 
         load_table(mapping)  # a bad table fails before the caffemodel is read
-    net = load(prototxt, caffemodel)
+    net = load(prototxt, caffemodel, defines=defines)
     if caffemodel is None and net.num_params == 0 and any(
             layer.impl.param_shapes(net.plan().bottom_shapes(layer)) for layer in net.layers):
         raise UsageError("the net has learned params: give the CAFFEMODEL to convert")
@@ -119,10 +119,11 @@ def _bytes(n: int) -> str:
 @mapping_option
 @bn_option
 @rgb_option
+@define_option
 @force_option
 @quiet_option
 @json_option("Print a JSON object: per format its files, bytes, params and seconds, and notes.")
-def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, force, quiet, as_json):
+def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, defines, force, quiet, as_json):
     """Convert PROTOTXT + CAFFEMODEL to several formats in one run.
 
     The caffemodel is read once. Every output is written atomically (a temp file, then
@@ -143,4 +144,4 @@ def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, force, qui
         raise UsageError("--to needs at least one format")
     run_conversion(prototxt, caffemodel, list(dict.fromkeys(formats)), output=output, single=None,
                    mapping=mapping, bn=bn, rgb=rgb, force=force, as_json=as_json, quiet=quiet,
-                   name=name)
+                   name=name, defines=defines)

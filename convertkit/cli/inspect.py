@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .options import InputShape
+from .options import InputShape, define_option
 
 
 @click.command("inspect")
@@ -15,8 +15,9 @@ from .options import InputShape
               help="Weights to read (same as the second argument).")
 @click.option("--input-shape", "input_shapes", type=InputShape(), multiple=True,
               help="Override an input shape: N,C,H,W for the only input, or NAME:N,C,H,W. Repeatable.")
+@define_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def command(prototxt, caffemodel, caffemodel_opt, input_shapes, as_json):
+def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, as_json):
     """Show every layer of PROTOTXT with its type, bottoms -> tops, output shape, blob
     shapes, parameter count and multiply-adds, then totals.
 
@@ -40,7 +41,7 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, as_json):
     if prototxt is not None and caffemodel is None and _looks_binary(prototxt):
         prototxt, caffemodel = None, prototxt  # a caffemodel passed alone
     shapes = dict(input_shapes) if input_shapes else None
-    net = load(prototxt, caffemodel, input_shapes=shapes)
+    net = load(prototxt, caffemodel, input_shapes=shapes, defines=defines)
     if any(s is None for s in net.inputs.values()):
         missing = [n for n, s in net.inputs.items() if s is None]
         raise UsageError(f"the shape of input(s) {', '.join(missing)} is unknown: "

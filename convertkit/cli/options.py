@@ -70,3 +70,21 @@ def progress_bar(enabled: bool = True, unit: str = "steps"):
             bar.stop()
 
     return update, finish
+
+
+def define_option(f):
+    """``--define NAME=VALUE``: fill a template prototxt's ``${NAME}`` (repeatable)."""
+
+    def parse(ctx, param, values):
+        out = {}
+        for v in values:
+            name, eq, value = v.partition("=")
+            if not eq or not name:
+                raise click.BadParameter(f"{v!r} is not NAME=VALUE", ctx=ctx, param=param)
+            out[name] = value
+        return out
+
+    return click.option("--define", "defines", multiple=True, metavar="NAME=VALUE",
+                        callback=parse,
+                        help="Fill ${NAME} in a template prototxt (DeepLab ships them). "
+                             "Repeatable.")(f)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .options import force_option, json_option, output_option
+from .options import define_option, force_option, json_option, output_option
 from ..runtime import installed_runtimes, runtime_infos
 
 RUNTIMES = tuple(info.name for info in runtime_infos())
@@ -38,9 +38,10 @@ def _runtime_help() -> str:
               help="Which blobs to save.")
 @output_option("The .npz archive to write (written atomically). Its name must end in .npz: "
                "any other extension is an error, not silently changed.", metavar="OUT.npz")
+@define_option
 @force_option
 @json_option("Print a JSON object: the file written, the runtime, each saved blob's shape.")
-def command(prototxt, caffemodel, image, input_npy, runtime, device, half, fit, blobs, output,
+def command(prototxt, caffemodel, image, input_npy, runtime, device, half, fit, blobs, output, defines,
             force, as_json):
     """Run PROTOTXT [+ CAFFEMODEL] forward once and save blobs to OUT.npz.
 
@@ -69,7 +70,7 @@ def command(prototxt, caffemodel, image, input_npy, runtime, device, half, fit, 
         raise UsageError("give exactly one of --image or --input")
     check_outputs([output], inputs=[prototxt, caffemodel, image, input_npy], force=force,
                   suffix=".npz", what="a numpy archive of the saved blobs")
-    net = load(prototxt, caffemodel)
+    net = load(prototxt, caffemodel, defines=defines)
     if len(net.inputs) != 1:
         raise UsageError(f"the net has {len(net.inputs)} inputs; run takes nets with one")
     in_name, in_shape = next(iter(net.inputs.items()))

@@ -34,6 +34,7 @@ from . import (  # noqa: E402,F401
     pooling,
     power,
     prelu,
+    python,
     relu,
     reshape,
     scale,

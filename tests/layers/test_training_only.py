@@ -1,4 +1,4 @@
-"""Training-only types: all registered and flagged, Python left unsupported, never run."""
+"""Training-only types: all registered and flagged, never run; Python layers refused by name."""
 import numpy as np
 import pytest
 
@@ -14,12 +14,14 @@ def test_registered_and_flagged():
         "Data", "ImageData", "ImageSegData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
         "SoftmaxWithLoss", "SigmoidCrossEntropyLoss", "EuclideanLoss", "HingeLoss", "InfogainLoss",
         "MultinomialLogisticLoss", "ContrastiveLoss", "Accuracy", "SegAccuracy", "Silence", "HDF5Output",
+        "MatWrite", "DenseImageData", "AnnotatedData",
     }
     assert set(TRAINING_ONLY_TYPES) == expected
     for t in expected:
         cls = impl_class(t)
         assert cls.training_only and cls.num_bottoms == (0, None)
-    assert not is_supported("Python")
+    # Python layers are known, and refused with their module and class named.
+    assert is_supported("Python") and not impl_class("Python").training_only
     for t in ("ReLU", "BN", "Eltwise", "Softmax", "Input"):
         assert not impl_class(t).training_only
 
@@ -31,3 +33,12 @@ def test_never_runs():
     with pytest.raises(Exception, match="training-only"):
         layer.impl.forward([], [])
     assert layer.impl.macs([], []) == 0
+
+
+def test_python_layers_are_refused_naming_module_and_class():
+    from convertkit.errors import UnsupportedLayerError
+
+    with pytest.raises(UnsupportedLayerError, match=r"layer 'proposal': is a Python layer "
+                       r"\(module rpn.proposal_layer, class ProposalLayer\)"):
+        make_layer('name: "proposal" type: "Python" bottom: "a" top: "b" '
+                   'python_param { module: "rpn.proposal_layer" layer: "ProposalLayer" }').impl
