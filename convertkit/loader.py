@@ -17,6 +17,7 @@ import numpy as np
 from .errors import ConvertError, PrototxtError, ShapeError, UnsupportedLayerError, UsageError, WeightMismatchError
 from .graph import MAX_BLOB_ELEMENTS, Layer, Net, ShapePlan
 from .layers import is_supported
+from .plugins import load_plugins
 from .layers.base import Shape, fmt_shape
 from .prototxt import ensure_file, filter_phase, parse_prototxt, upgrade
 from .proto import caffe_pb2
@@ -132,6 +133,7 @@ def _declared_inputs(net_param, path) -> dict[str, Shape | None]:
 
 def build_net(net_param, path=None) -> Net:
     """The graph of a (filtered, upgraded) NetParameter, without weights."""
+    load_plugins()  # installed plugins' layer types, once per process
     unsupported: dict[str, list[str]] = {}
     for lp in net_param.layer:
         if not is_supported(lp.type):

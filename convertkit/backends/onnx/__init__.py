@@ -469,3 +469,9 @@ def argmax(ctx: Context) -> None:
         g.node("Identity", [values], [g.write(layer.tops[0])], name=layer.name)
     else:
         g.node("Cast", [idx], [g.write(layer.tops[0])], name=layer.name, to=1)
+
+
+# Expressions that plugins declared for this backend (convertkit.plugins).
+from ...plugins import apply_pending  # noqa: E402
+
+apply_pending("onnx", BACKEND)

@@ -85,3 +85,9 @@ def interp(ctx: Context) -> list[Layer] | None:
     lp = caffe_pb2().LayerParameter(name=layer.name, type="Interp")
     lp.interp_param.height, lp.interp_param.width = ho, wo
     return [Layer(layer.name, "Interp", list(layer.bottoms), list(layer.tops), lp, [])]
+
+
+# Expressions that plugins declared for this backend (convertkit.plugins).
+from ...plugins import apply_pending  # noqa: E402
+
+apply_pending("opencv", BACKEND)

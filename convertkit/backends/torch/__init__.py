@@ -450,3 +450,9 @@ def argmax(ctx: Context) -> Op:
         return [values if p.out_max_val else idx.to(x.dtype)]
 
     return Op(None, run)
+
+
+# Expressions that plugins declared for this backend (convertkit.plugins).
+from ...plugins import apply_pending  # noqa: E402
+
+apply_pending("torch", BACKEND)
