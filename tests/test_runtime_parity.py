@@ -112,6 +112,12 @@ CASES = {
     "max_pool_rect": ('input_shape { dim: 1 dim: 2 dim: 10 dim: 12 }',
                       'type: "Pooling" pooling_param { pool: MAX kernel_h: 3 kernel_w: 2 '
                       'stride_h: 2 stride_w: 3 pad_h: 1 pad_w: 1 }'),
+    "max_pool_floor": ('input_shape { dim: 1 dim: 3 dim: 8 dim: 10 }',
+                       'type: "Pooling" pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 '
+                       'ceil_mode: false }'),
+    "ave_pool_floor": ('input_shape { dim: 1 dim: 2 dim: 9 dim: 7 }',
+                       'type: "Pooling" pooling_param { pool: AVE kernel_size: 2 stride: 2 '
+                       'round_mode: FLOOR }'),
     "global_ave": ('input_shape { dim: 2 dim: 4 dim: 6 dim: 7 }',
                    'type: "Pooling" pooling_param { pool: AVE global_pooling: true }'),
     "conv_s2_even": ('input_shape { dim: 2 dim: 3 dim: 8 dim: 10 }',

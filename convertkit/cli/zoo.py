@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from .options import force_option, json_option, output_option, progress_bar
+from .options import (InputShape, define_option, force_option, json_option, output_option,
+                      progress_bar)
 
 
 @click.group("zoo")
@@ -49,7 +50,15 @@ def list_models(as_json: bool) -> None:
 
 
 @command.command("make")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
+              metavar="NET.prototxt",
+              help="Any supported prototxt instead of a zoo name: it gets seeded weights "
+                   "calibrated the zoo's way (activations O(1) through every layer).")
+@click.option("--input-shape", "input_shapes", type=InputShape(), multiple=True,
+              help="With --from: the input shape to build and calibrate at (N,C,H,W, or "
+                   "NAME:N,C,H,W), e.g. a reduced size for tests.")
+@define_option
 @output_option("Directory for NAME.prototxt and NAME.caffemodel (created if needed). Files "
                "there are replaced only with --force.", metavar="DIR")
 @click.option("--input-size", default=None, metavar="HxW",
@@ -64,7 +73,8 @@ def list_models(as_json: bool) -> None:
 @click.option("--prototxt-only", is_flag=True, help="Write only the network definition.")
 @force_option
 @json_option("Print a JSON object: the files written and how they were made.")
-def make(name, output, input_size, classes, width, seed, bn, prototxt_only, force, as_json):
+def make(name, source, input_shapes, defines, output, input_size, classes, width, seed, bn,
+         prototxt_only, force, as_json):
     """Write OUT/NAME.prototxt and OUT/NAME.caffemodel for zoo model NAME
     (icnet, pspnet50, pspnet101; see ``convertkit zoo list``).
 
@@ -75,9 +85,14 @@ def make(name, output, input_size, classes, width, seed, bn, prototxt_only, forc
       convertkit zoo make pspnet101 -o models/ --input-size 473 --classes 21   # VOC2012
       convertkit zoo make pspnet50 -o tiny/ --input-size 97 --width 0.125
     """
+    from ..errors import UsageError
     from ..fileio import check_output_dir, check_outputs
     from ..zoo import SPECS, write
 
+    if (name is None) == (source is None):
+        raise UsageError("give a zoo NAME or --from NET.prototxt (not both)")
+    if source is not None:
+        return _make_from(source, dict(input_shapes), defines, output, seed, force, as_json)
     out_dir = check_output_dir(output, (".prototxt", ".caffemodel"))
     targets = [out_dir / f"{name}.prototxt"]
     if not prototxt_only:
@@ -107,3 +122,40 @@ def make(name, output, input_size, classes, width, seed, bn, prototxt_only, forc
         ch, cw = result["calibration_size"]
         click.echo(f"  seed {result['seed']}; BN statistics measured at {ch}x{cw} on "
                    f"{result['calibration_source']}; {result['seconds']:.1f} s")
+
+
+def _make_from(source, input_shapes, defines, output, seed, force, as_json):
+    """zoo make --from: the prototxt's net (at the given input shape) with seeded,
+    calibrated weights, written as DIR/<stem>.prototxt + DIR/<stem>.caffemodel."""
+    from pathlib import Path
+
+    from ..errors import UsageError
+    from ..fileio import atomic_write, check_output_dir, check_outputs
+    from ..loader import load
+    from ..prototxt import net_to_text
+    from ..wire import save_caffemodel
+    from ..zoo.anynet import make_from
+
+    stem = Path(source).stem
+    out_dir = check_output_dir(output, (".prototxt", ".caffemodel"))
+    targets = [out_dir / f"{stem}.prototxt", out_dir / f"{stem}.caffemodel"]
+    check_outputs(targets, inputs=[source], force=force)
+    net = load(source, input_shapes=input_shapes or None, defines=defines)
+    missing = [n for n, s in net.inputs.items() if s is None]
+    if missing:
+        raise UsageError(f"the shape of input(s) {', '.join(missing)} is unknown: pass "
+                         "--input-shape", path=source)
+    net, notes = make_from(net, seed)
+    with atomic_write(targets[0], "w") as fh:
+        fh.write(net_to_text(net))
+    save_caffemodel(net, targets[1])
+    result = {"source": str(source), "prototxt": str(targets[0]), "caffemodel": str(targets[1]),
+              "written": [str(t) for t in targets], "seed": int(seed),
+              "inputs": {n: list(s) for n, s in net.inputs.items()},
+              "params": net.num_params, "notes": list(net.notes) + notes}
+    if as_json:
+        click.echo(json.dumps(result, indent=1))
+        return
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {targets[0]}, {targets[1]} ({net.num_params:,} params)")

@@ -45,10 +45,17 @@ class PoolingParams:
     stride: Pair
     pad: Pair
     global_pooling: bool
+    #: Caffe rounds the output size up (ceil, the default); BVLC's ``round_mode:
+    #: FLOOR`` and other forks' ``ceil_mode: false`` round it down.
+    ceil: bool = True
 
 
-def pooled_size(size: int, kernel: int, stride: int, pad: int, padded: bool) -> int:
-    """Caffe's ceil-mode output size; ``padded`` is true when either pad is nonzero."""
+def pooled_size(size: int, kernel: int, stride: int, pad: int, padded: bool,
+                ceil: bool = True) -> int:
+    """Caffe's output size; ``padded`` is true when either pad is nonzero. In ceil mode
+    a last window that would start in the trailing padding is dropped."""
+    if not ceil:
+        return (size + 2 * pad - kernel) // stride + 1
     # Integer ceil of (size + 2p - k) / s; for a negative numerator this equals C's
     # ceil() of the float quotient too (ceil(-0.5) == 0).
     out = -(-(size + 2 * pad - kernel) // stride) + 1
@@ -106,7 +113,10 @@ class PoolingLayer(LayerImpl):
             if kernel is not None and (pad[0] >= kernel[0] or pad[1] >= kernel[1]):
                 raise bad(f"pad {pad[0]}x{pad[1]} must be smaller than the kernel "
                           f"{kernel[0]}x{kernel[1]}")
-        return PoolingParams(method=method, kernel=kernel, stride=stride, pad=pad,
+        if has("round_mode") and has("ceil_mode"):
+            raise bad("give round_mode (BVLC) or ceil_mode (other forks), not both")
+        ceil = pp.round_mode == pp.CEIL if has("round_mode") else bool(pp.ceil_mode)
+        return PoolingParams(method=method, kernel=kernel, stride=stride, pad=pad, ceil=ceil,
                              global_pooling=bool(pp.global_pooling))
 
     def _kernel(self, shape: Shape) -> Pair:
@@ -120,8 +130,8 @@ class PoolingLayer(LayerImpl):
         kh, kw = self._kernel(shape)
         (sh, sw), (ph, pw) = self.p.stride, self.p.pad
         padded = bool(ph or pw)
-        ho = pooled_size(h, kh, sh, ph, padded)
-        wo = pooled_size(w, kw, sw, pw, padded)
+        ho = pooled_size(h, kh, sh, ph, padded, self.p.ceil)
+        wo = pooled_size(w, kw, sw, pw, padded, self.p.ceil)
         if ho <= 0 or wo <= 0:
             raise self.fail(f"kernel {kh}x{kw} (stride {sh}x{sw}, pad {ph}x{pw}) does not fit "
                             f"bottom {fmt_shape(shape)}: output would be {ho}x{wo}")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from convertkit.errors import PrototxtError, ShapeError
-from support import assert_close, make_layer, opencv_forward, rand
+from support import assert_close, make_layer, opencv_forward, oracle_net, rand, run_layer
 
 FLT_MAX = np.finfo(np.float32).max
 FLT_MIN = np.finfo(np.float32).tiny
@@ -215,3 +215,36 @@ def test_global_pooling_shape_and_flops():
     assert layer.impl.macs([(2, 5, 33, 65)], [(2, 5, 1, 1)]) == 2 * 5 * 33 * 65
     layer = make_layer(pool_text("pool: MAX kernel_size: 3 stride: 2 pad: 1"))
     assert layer.impl.macs([(1, 64, 257, 513)], [(1, 64, 129, 257)]) == 64 * 129 * 257 * 9
+
+
+@pytest.mark.parametrize("field", ["ceil_mode: false", "round_mode: FLOOR"])
+def test_floor_rounding_of_other_forks_and_bvlc(field):
+    """DenseNet's fork says ceil_mode: false, BVLC round_mode: FLOOR: the output size
+    rounds down, and OpenCV (which knows only ceil_mode) computes the same."""
+    body = (f'name: "p" type: "Pooling" bottom: "x" top: "p" '
+            f'pooling_param {{ pool: MAX kernel_size: 3 stride: 2 pad: 1 {field} }}')
+    layer = make_layer(body)
+    assert not layer.hparams.ceil
+    assert layer.impl.reshape([(1, 2, 8, 8)]) == [(1, 2, 4, 4)]  # ceil would give 5x5
+    x = rand((1, 2, 8, 8), seed=3)
+    (ours,) = run_layer(layer, x)
+    assert ours.shape == (1, 2, 4, 4)
+    from convertkit.backends import Context, backend
+    from convertkit.loader import build_net
+    from convertkit.proto import parse_text
+
+    net = build_net(parse_text(f'input: "x" input_shape {{ dim: 1 dim: 2 dim: 8 dim: 8 }} '
+                               f'layer {{ {body} }}'))
+    replaced = backend("opencv").convert(Context(net, net.plan(), net.layers[0]))
+    rewritten = replaced[0] if replaced else net.layers[0]
+    text = str(rewritten.to_proto()).replace("\n", " ")
+    assert "round_mode" not in text and "ceil_mode: false" in text
+    theirs = opencv_forward(oracle_net({"x": x}, str(rewritten.to_proto()).replace("\n", " ")),
+                            {}, {"x": x}, ["p"])["p"]
+    assert_close(ours, theirs)
+
+
+def test_round_mode_and_ceil_mode_together_is_an_error():
+    with pytest.raises(PrototxtError, match="round_mode .* or ceil_mode"):
+        make_layer('name: "p" type: "Pooling" bottom: "x" top: "p" pooling_param { '
+                   'kernel_size: 2 round_mode: FLOOR ceil_mode: false }').impl

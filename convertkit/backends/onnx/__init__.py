@@ -309,13 +309,14 @@ def pooling(ctx: Context) -> None:
     x = g.value(layer.bottoms[0])
     # onnxruntime's ceil mode drops a window starting in the right padding, padded or
     # not: Caffe's rule with its clip always on.
-    native = all(pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True) == top[2 + i]
+    native = all(pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True,
+                             ceil=p.ceil) == top[2 + i]
                  for i in range(2)) and all(pad[i] < kernel[i] for i in range(2))
     attrs = {"kernel_shape": kernel, "strides": stride}
     if p.method == "AVE":
         attrs["count_include_pad"] = 1
     if native:
-        g.node(op, [x], [g.write(layer.tops[0])], name=layer.name, ceil_mode=1,
+        g.node(op, [x], [g.write(layer.tops[0])], name=layer.name, ceil_mode=int(p.ceil),
                pads=[pad[0], pad[1], pad[0], pad[1]], **attrs)
         return
     # Explicit padding to exactly the windows Caffe visits, then pool without padding.

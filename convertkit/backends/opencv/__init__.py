@@ -22,7 +22,7 @@ BACKEND = Backend("opencv")
 NATIVE = (
     "AbsVal", "BNLL", "BatchNorm", "Concat", "Convolution", "Crop", "Deconvolution",
     "Dropout", "ELU", "Eltwise", "Exp", "Flatten", "InnerProduct", "Input", "LRN", "MVN",
-    "PReLU", "Pooling", "Power", "ReLU", "Reshape", "Scale", "Sigmoid", "Slice",
+    "PReLU", "Power", "ReLU", "Reshape", "Scale", "Sigmoid", "Slice",
     "Softmax", "Split", "TanH",
 )
 
@@ -36,6 +36,19 @@ BACKEND.refuse("Bias", reason="OpenCV's Caffe importer has no Bias layer")
 BACKEND.refuse("Threshold", reason="OpenCV's Caffe importer has no Threshold layer")
 BACKEND.refuse("ArgMax", reason="OpenCV's Caffe importer has no ArgMax layer")
 BACKEND.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
+
+
+@BACKEND.register("Pooling")
+def pooling(ctx: Context) -> list[Layer] | None:
+    """OpenCV's schema names floor rounding ``ceil_mode: false`` and has no BVLC
+    ``round_mode``: say it OpenCV's way."""
+    layer = ctx.layer
+    if not layer.proto.pooling_param.HasField("round_mode"):
+        return None
+    lp = layer.to_proto()
+    lp.pooling_param.ClearField("round_mode")
+    lp.pooling_param.ceil_mode = layer.hparams.ceil
+    return [layer.replace(proto=lp)]
 
 
 @BACKEND.register("Log")

@@ -319,14 +319,16 @@ def pooling(ctx: Context) -> Op:
     kernel = (shape[2], shape[3]) if p.kernel is None else p.kernel
     stride, pad = p.stride, p.pad
     out_hw = tuple(top[2:])
+    # PyTorch's rule is Caffe's with the ceil-mode clip applied even without padding.
     native = all(pad[i] <= kernel[i] // 2 for i in range(2)) and all(
-        pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True) == out_hw[i] for i in range(2))
+        pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True, ceil=p.ceil)
+        == out_hw[i] for i in range(2))
     if p.method == "STOCHASTIC":
         raise ctx.refuse("STOCHASTIC pooling has no PyTorch expression", BACKEND.name)
     if native:
         if p.method == "MAX":
-            return _pointwise(lambda x: F.max_pool2d(x, kernel, stride, pad, ceil_mode=True))
-        return _pointwise(lambda x: F.avg_pool2d(x, kernel, stride, pad, ceil_mode=True,
+            return _pointwise(lambda x: F.max_pool2d(x, kernel, stride, pad, ceil_mode=p.ceil))
+        return _pointwise(lambda x: F.avg_pool2d(x, kernel, stride, pad, ceil_mode=p.ceil,
                                                  count_include_pad=True))
     return _explicit_pooling(p.method, shape, kernel, stride, pad, out_hw)
 
