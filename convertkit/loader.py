@@ -228,6 +228,10 @@ def attach_weights(net: Net, model: Caffemodel) -> None:
         used.add(layer.name)
         layer.params = [rb.data for rb in raw.blobs]
         layer.legacy_param_shapes = [rb.legacy_shape for rb in raw.blobs]
+        fitted = layer.impl.reconcile(layer.proto, layer.params)
+        if fitted is not None:  # a dialect told apart by its params
+            layer.proto, note = fitted
+            net.notes.append(note)
     extra = [raw.name for raw in model.layers if raw.name not in used and raw.blobs]
     if extra:
         net.notes.append(f"ignored {len(extra)} caffemodel layers with blobs that the "

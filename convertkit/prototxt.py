@@ -120,13 +120,22 @@ def upgrade(net, path: str | Path | None = None) -> list[str]:
                 net.layer.add().CopyFrom(_upgrade_v1_layer(v1, path))
             notes.append(f"upgraded {len(net.layers)} legacy V1 layers")
         net.ClearField("layers")
-    holes = 0
+    holes = depthwise = 0
     for lp in net.layer:
         if lp.type == "HoleConvolution":
             _upgrade_hole_convolution(lp)
             holes += 1
+        elif lp.type == "ConvolutionDepthwise":
+            # The DepthwiseConvolution forks' layer is a convolution with one group per
+            # channel (num_output == channels, weights C x 1 x kh x kw).
+            lp.type = "Convolution"
+            lp.convolution_param.group = lp.convolution_param.num_output
+            depthwise += 1
     if holes:
         notes.append(f"upgraded {holes} HoleConvolution layers to dilated Convolution")
+    if depthwise:
+        notes.append(f"upgraded {depthwise} ConvolutionDepthwise layers to Convolution with "
+                     "group = num_output")
     return notes
 
 

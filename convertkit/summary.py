@@ -40,6 +40,9 @@ def summarize(net: Net) -> dict[str, Any]:
             "flops": macs,
             "in_place": bool(set(layer.bottoms) & set(layer.tops)),
         })
+        dialect = getattr(layer.impl, "dialect", None)
+        if dialect is not None:  # one type name, several forks' layers: which one
+            layers[-1]["dialect"] = dialect
         totals["layers"] += 1
         totals["learned_blobs"] += len(param_shapes)
         totals["params"] += params
@@ -91,7 +94,8 @@ def format_table(summary: dict[str, Any]) -> str:
         tops = _names(lay["tops"])
         flow = f"{tops} (in place)" if lay["in_place"] else f"{_names(lay['bottoms'])} -> {tops}"
         rows.append((
-            str(i), lay["name"], lay["type"], flow,
+            str(i), lay["name"], lay["type"] + (f" [{lay['dialect']}]" if "dialect" in lay else ""),
+            flow,
             " ".join(fmt_shape(s) for s in lay["top_shapes"]),
             _shapes(lay["param_shapes"]) or "-",
             f"{lay['params']:,}" if lay["params"] else "-",

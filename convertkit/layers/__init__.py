@@ -11,6 +11,7 @@ from .base import ROLES, LayerImpl, Shape, impl_class, is_supported, register, r
 # Built-in layer types, one module each (alphabetical).
 from . import (  # noqa: E402,F401
     absval,
+    axpy,
     argmax,
     batchnorm,
     bias,
@@ -20,6 +21,7 @@ from . import (  # noqa: E402,F401
     convolution,
     crop,
     deconvolution,
+    detection_output,
     dropout,
     eltwise,
     elu,
@@ -31,13 +33,19 @@ from . import (  # noqa: E402,F401
     log,
     lrn,
     mvn,
+    normalize,
+    permute,
     pooling,
     power,
     prelu,
+    prior_box,
     python,
     relu,
+    relu6,
     reshape,
+    roi_pooling,
     scale,
+    shuffle_channel,
     sigmoid,
     slice,
     softmax,
@@ -45,6 +53,7 @@ from . import (  # noqa: E402,F401
     tanh,
     threshold,
     training_only,
+    upsample,
 )
 
 __all__ = ["ROLES", "LayerImpl", "Shape", "impl_class", "is_supported", "register",

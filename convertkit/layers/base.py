@@ -91,6 +91,9 @@ class LayerImpl:
     training_only: ClassVar[bool] = False
     #: Bottom count Caffe accepts: (min, max); max None means unbounded.
     num_bottoms: ClassVar[tuple[int, int | None]] = (1, 1)
+    #: True when a top's size depends on the data (SSD's DetectionOutput): the shape
+    #: rule gives Caffe's placeholder, and runtimes take what forward() produces.
+    dynamic_output: ClassVar[bool] = False
     #: Roles of the learned params in Caffe's order; param_roles() trims optional ones.
     roles: ClassVar[tuple[str, ...]] = ()
 
@@ -143,6 +146,16 @@ class LayerImpl:
         """For a layer computing ``y[:, c] = s[c] * x[:, c] + t[c]`` at inference, (s, t)
         in float64, one value per channel (or one value for all); else None."""
         return None
+
+    def reconcile(self, proto: Any, params: Sequence[np.ndarray]) -> tuple[Any, str] | None:
+        """A definition that fits the learned params a caffemodel holds, when the
+        type has dialects told apart by them: (new LayerParameter, note), or None."""
+        return None
+
+    def normalizes(self) -> bool:
+        """True for batch-normalisation layers (BN, BatchNorm), which ``--bn merge``
+        folds when they compute a fixed affine map (``channel_affine``)."""
+        return False
 
     def channel_map(self) -> str | None:
         """How output channel c depends on the input channels: "linear" (a linear map

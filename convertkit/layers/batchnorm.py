@@ -30,6 +30,9 @@ class BatchNormParams:
 class BatchNorm(LayerImpl):
     roles = ("mean", "variance", "scale_factor")
 
+    def normalizes(self) -> bool:
+        return True
+
     def channel_affine(self, params):
         if not self.p.use_global_stats:
             return None

@@ -135,7 +135,9 @@ class PoolingLayer(LayerImpl):
         if ho <= 0 or wo <= 0:
             raise self.fail(f"kernel {kh}x{kw} (stride {sh}x{sw}, pad {ph}x{pw}) does not fit "
                             f"bottom {fmt_shape(shape)}: output would be {ho}x{wo}")
-        return [(n, c, ho, wo)]
+        if len(self.tops) > 1 and self.p.method != "MAX":
+            raise self.fail("only MAX pooling has a second top (the mask of max positions)")
+        return [(n, c, ho, wo)] * min(len(self.tops), 2) if self.tops else [(n, c, ho, wo)]
 
     def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         kh, kw = self._kernel(bottom_shapes[0])
@@ -144,8 +146,10 @@ class PoolingLayer(LayerImpl):
 
     def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
-        (_, _, ho, wo), = self.reshape([x.shape])
+        (_, _, ho, wo) = self.reshape([x.shape])[0]
         kernel = self._kernel(x.shape)
+        if len(self.tops) > 1:  # MAX with a mask top (SegNet's unpooling reads it)
+            return list(max_pool_with_mask(x, kernel, self.p.stride, self.p.pad, (ho, wo)))
         return [pool2d(x, self.p.method, kernel, self.p.stride, self.p.pad, (ho, wo))]
 
 
@@ -257,3 +261,29 @@ def trailing_padding(in_hw: Pair, kernel: Pair, stride: Pair, pad: Pair, out_hw:
     """Bottom and right padding that makes the windows Caffe visits exactly fit:
     (out-1)*stride + kernel - (size + pad); negative when Caffe leaves rows unread."""
     return tuple((out_hw[i] - 1) * stride[i] + kernel[i] - (in_hw[i] + pad[i]) for i in range(2))
+
+
+def max_pool_with_mask(x: np.ndarray, kernel: Pair, stride: Pair, pad: Pair,
+                       out_size: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """Caffe's MAX pooling with its second top: each output's max, and where it was,
+    as ``h * W + w`` in the bottom's plane (float32). Windows are clipped to the
+    image; the first of equal maxima in row-major order wins (Caffe compares with
+    ``>``)."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
+    ho, wo = out_size
+    best = np.full((n, c, ho, wo), -FLT_MAX, np.float32)
+    where = np.full((n, c, ho, wo), -1, np.int64)
+    hs = np.arange(ho) * sh - ph
+    ws = np.arange(wo) * sw - pw
+    for i in range(kh):
+        rows = hs + i
+        for j in range(kw):
+            cols = ws + j
+            ok = ((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None, :]
+            r, q = np.clip(rows, 0, h - 1), np.clip(cols, 0, w - 1)
+            tap = x[:, :, r[:, None], q[None, :]]
+            better = ok & (tap > best)
+            best = np.where(better, tap, best)
+            where = np.where(better, (r[:, None] * w + q[None, :]), where)
+    return best, where.astype(np.float32)

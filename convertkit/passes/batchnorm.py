@@ -22,8 +22,8 @@ from ..proto import caffe_pb2
 
 
 def _is_normalisation(layer: Layer) -> bool:
-    """Statistics-based per-channel affine layers (BN, BatchNorm): what this pass folds."""
-    return "mean" in layer.roles and layer.impl.channel_affine(
+    """Batch normalisations with a fixed per-channel affine map: what this pass folds."""
+    return layer.impl.normalizes() and layer.impl.channel_affine(
         layer.params or _unit_params(layer)) is not None
 
 
@@ -70,7 +70,7 @@ def fold_batchnorm(net: Net) -> tuple[Net, list[str]]:
         if readers:
             nxt = layers[readers[0]]
             affine = nxt.impl.channel_affine(nxt.params) if nxt.params else None
-            if ("mean" not in nxt.roles and affine is not None and nxt.bottoms == [top]
+            if (not nxt.impl.normalizes() and affine is not None and nxt.bottoms == [top]
                     and (len(readers) == 1 or nxt.tops == [top])):
                 if s_t is not None:
                     s_t = (s_t[0] * affine[0], s_t[1] * affine[0] + affine[1])

@@ -110,7 +110,7 @@ def fold_input_scale(net: Net) -> tuple[Net, list[str]]:
     plan = net.plan()
     for layer in list(net.layers):
         if not (len(layer.bottoms) == 1 and layer.bottoms[0] in net.inputs and layer.params
-                and "mean" not in layer.roles and layer.impl.channel_map() == "pointwise"):
+                and not layer.impl.normalizes() and layer.impl.channel_map() == "pointwise"):
             continue
         affine = layer.impl.channel_affine(layer.params)
         if affine is None:

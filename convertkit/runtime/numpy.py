@@ -62,8 +62,9 @@ def forward(
         if before_layer is not None:
             before_layer(layer, bottoms)
         tops = layer.impl.forward(bottoms, layer.params)
+        dynamic = getattr(layer.impl, "dynamic_output", False)
         for top, arr, shape in zip(layer.tops, tops, plan.tops[i]):
-            if tuple(arr.shape) != tuple(shape):
+            if tuple(arr.shape) != tuple(shape) and not dynamic:
                 raise ShapeError(f"forward produced {fmt_shape(arr.shape)} for '{top}' "
                                  f"but the shape rule says {fmt_shape(shape)}", layer=layer.name)
             if arr.dtype != np.float32:

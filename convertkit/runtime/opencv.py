@@ -39,16 +39,16 @@ class _Loaded:
         self.net, self.notes = rewrite_for_opencv(net, shapes)
         with tempfile.TemporaryDirectory(prefix="convertkit-cv-") as tmp:
             proto, model = Path(tmp) / "net.prototxt", Path(tmp) / "net.caffemodel"
-            write_net(self.net, proto, model)
+            write_net(_expose_extra_tops(self.net), proto, model)
             self.cv = cv2.dnn.readNetFromCaffe(str(proto), str(model))
         self.cv.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         self.cv.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         self.cv.enableFusion(False)
-        # The layer that writes each blob last, and which of its tops it is.
+        # The OpenCV layer whose output is each blob's final value.
         self.writer: dict[str, str] = {}
         for layer in self.net.layers:
             for i, top in enumerate(layer.tops):
-                self.writer[top] = layer.name if i == 0 else f"{layer.name}.{i}"
+                self.writer[top] = layer.name if i == 0 else _extra_top_name(layer.name, i)
 
     def run(self, arrays: Mapping[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
         for name, arr in arrays.items():
@@ -108,3 +108,23 @@ class OpenCVRuntime(Runtime):
 
 def forward(net: Net, inputs: Mapping[str, np.ndarray], keep: Keep = "outputs") -> dict[str, np.ndarray]:
     return OpenCVRuntime(net).forward(inputs, keep)
+
+
+def _extra_top_name(layer: str, i: int) -> str:
+    return f"{layer}/convertkit_top{i}"
+
+
+def _expose_extra_tops(net: Net) -> Net:
+    """OpenCV's forward() returns a layer's first top by name only: each further top
+    gets an identity Power layer right after its layer, so it can be asked for."""
+    from ..graph import Layer
+    from ..proto import caffe_pb2
+
+    layers = []
+    for layer in net.layers:
+        layers.append(layer)
+        for i, top in enumerate(layer.tops[1:], 1):
+            name = _extra_top_name(layer.name, i)
+            lp = caffe_pb2().LayerParameter(name=name, type="Power")
+            layers.append(Layer(name, "Power", [top], [name], lp, []))
+    return net.replace(layers=layers)

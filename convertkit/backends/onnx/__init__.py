@@ -78,8 +78,35 @@ def _batchnorm(ctx: Context, scale, bias, mean, var, eps) -> None:
 
 @BACKEND.register("BN")
 def bn(ctx: Context) -> None:
-    """The fork's BN kept as BatchNormalization (eps from the prototxt)."""
+    """PSPNet's BN kept as BatchNormalization (eps from the prototxt); SegNet's BN in
+    INFERENCE mode as Mul and Add."""
     g, layer = _g(ctx), ctx.layer
+    if layer.hparams.dialect == "segnet":
+        ndim = len(ctx.bottom_shapes[0])
+        view = (1, -1) + (1,) * (ndim - 2)
+        x = g.value(layer.bottoms[0])
+        if layer.hparams.mode != "INFERENCE":
+            # LEARN: the batch's own statistics, var = E[x^2] - E[x]^2 over N, H, W.
+            axes = g.const(layer, "axes", np.array([0] + list(range(2, ndim)), np.int64))
+            mean, sq, ex2, m2, var, ve, std, cen, xn = (g.tmp(layer, t) for t in (
+                "mean", "sq", "ex2", "mean_sq", "var", "var_eps", "std", "centred", "normed"))
+            g.node("ReduceMean", [x, axes], [mean], keepdims=1)
+            g.node("Mul", [x, x], [sq])
+            g.node("ReduceMean", [sq, axes], [ex2], keepdims=1)
+            g.node("Mul", [mean, mean], [m2])
+            g.node("Sub", [ex2, m2], [var])
+            g.node("Add", [var, g.const(layer, "eps", np.array(layer.hparams.eps, np.float32))], [ve])
+            g.node("Sqrt", [ve], [std])
+            g.node("Sub", [x, mean], [cen])
+            g.node("Div", [cen, std], [xn])
+            x = xn
+        scaled = g.tmp(layer, "scaled")
+        g.node("Mul", [x, g.param(
+            layer, "gamma", np.asarray(layer.param("gamma"), np.float32).reshape(view))], [scaled])
+        g.node("Add", [scaled, g.param(layer, "beta", np.asarray(layer.param("beta"),
+                                                                 np.float32).reshape(view))],
+               [g.write(layer.tops[0])], name=layer.name)
+        return
     flat = {r: np.asarray(layer.param(r), np.float32).reshape(-1) for r in layer.roles}
     _batchnorm(ctx, *(g.param(layer, r, flat[r]) for r in ("gamma", "beta", "mean", "variance")),
                eps=np.float32(layer.hparams.eps))
@@ -315,6 +342,18 @@ def pooling(ctx: Context) -> None:
     attrs = {"kernel_shape": kernel, "strides": stride}
     if p.method == "AVE":
         attrs["count_include_pad"] = 1
+    if len(layer.tops) > 1:  # MAX with the mask of max positions (SegNet)
+        if not native:
+            raise ctx.refuse("a MAX pooling mask with this window layout", BACKEND.name)
+        flat_idx, plane_idx = g.tmp(layer, "indices"), g.tmp(layer, "plane_indices")
+        g.node(op, [x], [g.write(layer.tops[0]), flat_idx], name=layer.name,
+               ceil_mode=int(p.ceil), pads=[pad[0], pad[1], pad[0], pad[1]], **attrs)
+        # MaxPool's indices count over the whole N x C x H x W input; Caffe's mask is
+        # h * W + w within the plane.
+        g.node("Mod", [flat_idx, g.const(layer, "plane", np.array(shape[2] * shape[3], np.int64))],
+               [plane_idx])
+        g.node("Cast", [plane_idx], [g.write(layer.tops[1])], name=f"{layer.name}.1", to=1)
+        return
     if native:
         g.node(op, [x], [g.write(layer.tops[0])], name=layer.name, ceil_mode=int(p.ceil),
                pads=[pad[0], pad[1], pad[0], pad[1]], **attrs)
@@ -357,6 +396,117 @@ def interp(ctx: Context) -> None:
     g.node("Resize", [x, "", "", g.const(layer, "sizes", np.array([ho, wo], np.int64))],
            [g.write(layer.tops[0])], name=layer.name, mode="linear", axes=[2, 3],
            coordinate_transformation_mode="align_corners")
+
+
+# Other forks' layers ---------------------------------------------------------------------
+
+BACKEND.refuse("Python", reason="a Python layer runs user code; convertkit refuses it at load")
+BACKEND.refuse("DetectionOutput", reason="SSD's output size depends on the data (per-class "
+               "NMS, then the best keep_top_k); run the net up to its loc/conf/prior blobs "
+               "and decode with convertkit.layers.detection_output")
+
+
+@BACKEND.register("ReLU6")
+def relu6(ctx: Context) -> None:
+    g, layer = _g(ctx), ctx.layer
+    g.node("Clip", [g.value(layer.bottoms[0]), g.const(layer, "min", np.array(0, np.float32)),
+                    g.const(layer, "max", np.array(6, np.float32))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Axpy")
+def axpy(ctx: Context) -> None:
+    g, layer = _g(ctx), ctx.layer
+    a, x, y = (g.value(b) for b in layer.bottoms)
+    ndim = len(ctx.bottom_shapes[1])
+    a4, ax = g.tmp(layer, "a"), g.tmp(layer, "ax")
+    g.node("Reshape", [a, g.const(layer, "a_shape", np.array([0, 0] + [1] * (ndim - 2), np.int64))], [a4])
+    g.node("Mul", [a4, x], [ax])
+    g.node("Add", [ax, y], [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("ShuffleChannel")
+def shuffle_channel(ctx: Context) -> None:
+    g, layer = _g(ctx), ctx.layer
+    shape = ctx.bottom_shapes[0]
+    grp = layer.hparams.group
+    split, moved = g.tmp(layer, "split"), g.tmp(layer, "moved")
+    g.node("Reshape", [g.value(layer.bottoms[0]), g.const(layer, "split_shape", np.array(
+        [0, grp, shape[1] // grp, -1], np.int64))], [split])
+    g.node("Transpose", [split], [moved], perm=[0, 2, 1, 3])
+    g.node("Reshape", [moved, g.const(layer, "shape", np.array([0] + list(shape[1:]), np.int64))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Permute")
+def permute(ctx: Context) -> None:
+    _unary(ctx, "Transpose", perm=list(ctx.layer.impl.axes(len(ctx.bottom_shapes[0]))))
+
+
+@BACKEND.register("Normalize")
+def normalize(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    ndim = len(ctx.bottom_shapes[0])
+    x = g.value(layer.bottoms[0])
+    axes = list(range(1, ndim)) if p.across_spatial else [1]
+    ss, sse, norm, unit = (g.tmp(layer, t) for t in ("sumsq", "sumsq_eps", "norm", "unit"))
+    g.node("ReduceSumSquare", [x, g.const(layer, "axes", np.array(axes, np.int64))], [ss], keepdims=1)
+    g.node("Add", [ss, g.const(layer, "eps", np.array(p.eps, np.float32))], [sse])
+    g.node("Sqrt", [sse], [norm])
+    g.node("Div", [x, norm], [unit])
+    scale = np.asarray(layer.param("gamma"), np.float32).reshape((1, -1) + (1,) * (ndim - 2))
+    g.node("Mul", [unit, g.param(layer, "gamma", scale)], [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("Upsample")
+def upsample(ctx: Context) -> None:
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    n, c, ho, wo = ctx.top_shapes[0]
+    if p.dialect == "nearest":  # an integer factor: nearest is exact
+        g.node("Resize", [g.value(layer.bottoms[0]), "", "",
+                          g.const(layer, "sizes", np.array([ho, wo], np.int64))],
+               [g.write(layer.tops[0])], name=layer.name, mode="nearest", axes=[2, 3],
+               coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        return
+    x, mask = (g.value(b) for b in layer.bottoms)
+    flat_x, flat_i, idx, dims, shape, zeros, scattered = (
+        g.tmp(layer, t) for t in ("flat_x", "flat_mask", "index", "dims", "shape", "zeros", "top"))
+    g.node("Reshape", [x, g.const(layer, "flat", np.array([0, 0, -1], np.int64))], [flat_x])
+    g.node("Reshape", [mask, g.const(layer, "flat", np.array([0, 0, -1], np.int64))], [flat_i])
+    g.node("Cast", [flat_i], [idx], to=7)
+    g.node("Shape", [x], [dims], start=0, end=2)
+    g.node("Concat", [dims, g.const(layer, "plane", np.array([ho * wo], np.int64))], [shape], axis=0)
+    g.node("ConstantOfShape", [shape], [zeros],
+           value=helper_tensor(np.zeros(1, np.float32)))
+    g.node("ScatterElements", [zeros, idx, flat_x], [scattered], axis=2)
+    g.node("Reshape", [scattered, g.const(layer, "top_shape", np.array([0, 0, ho, wo], np.int64))],
+           [g.write(layer.tops[0])], name=layer.name)
+
+
+def helper_tensor(array: np.ndarray):
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(array)
+
+
+@BACKEND.register("PriorBox")
+def prior_box(ctx: Context) -> None:
+    """The boxes depend on the shapes alone: an initializer."""
+    g, layer = _g(ctx), ctx.layer
+    feat, img = ctx.bottom_shapes
+    boxes = layer.impl.boxes(tuple(feat[2:]), tuple(img[2:]))
+    g.node("Identity", [g.const(layer, "boxes", boxes)], [g.write(layer.tops[0])], name=layer.name)
+
+
+@BACKEND.register("ROIPooling")
+def roi_pooling(ctx: Context) -> None:
+    """ONNX's MaxRoiPool computes Caffe's bins (round, floor, ceil, clipped)."""
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    rois = g.tmp(layer, "rois")
+    g.node("Reshape", [g.value(layer.bottoms[1]), g.const(layer, "roi_shape", np.array([-1, 5], np.int64))],
+           [rois])
+    g.node("MaxRoiPool", [g.value(layer.bottoms[0]), rois], [g.write(layer.tops[0])],
+           name=layer.name, pooled_shape=[p.pooled_h, p.pooled_w], spatial_scale=float(p.spatial_scale))
 
 
 # Data movement ------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ NATIVE = (
     "Dropout", "ELU", "Eltwise", "Exp", "Flatten", "InnerProduct", "Input", "LRN", "MVN",
     "PReLU", "Power", "ReLU", "Reshape", "Scale", "Sigmoid", "Slice",
     "Softmax", "Split", "TanH",
+    # other forks' layers OpenCV implements itself
+    "ReLU6", "Permute", "Normalize", "DetectionOutput", "ShuffleChannel",
+    "ROIPooling",
 )
 
 
@@ -35,7 +38,10 @@ def native(ctx: Context) -> None:
 BACKEND.refuse("Bias", reason="OpenCV's Caffe importer has no Bias layer")
 BACKEND.refuse("Threshold", reason="OpenCV's Caffe importer has no Threshold layer")
 BACKEND.refuse("ArgMax", reason="OpenCV's Caffe importer has no ArgMax layer")
+BACKEND.refuse("Upsample", reason="OpenCV's Caffe importer has no Upsample layer (neither "
+               "SegNet's unpooling nor nearest-neighbour)")
 BACKEND.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
+BACKEND.refuse("Python", reason="a Python layer runs user code; convertkit refuses it at load")
 
 
 @BACKEND.register("Pooling")
@@ -51,6 +57,33 @@ def pooling(ctx: Context) -> list[Layer] | None:
     return [layer.replace(proto=lp)]
 
 
+@BACKEND.register("PriorBox")
+def prior_box(ctx: Context) -> None:
+    """OpenCV computes Caffe's boxes, but takes the image size from its bottom
+    whatever img_size / img_h / img_w say."""
+    p, img = ctx.layer.hparams, ctx.bottom_shapes[1]
+    if (p.img_h and p.img_h != img[2]) or (p.img_w and p.img_w != img[3]):
+        raise ctx.refuse(f"OpenCV ignores img_size {p.img_h}x{p.img_w} and would use the "
+                         f"image bottom's {img[2]}x{img[3]}", BACKEND.name)
+    return None
+
+
+@BACKEND.register("Axpy")
+def axpy(ctx: Context) -> list[Layer]:
+    """OpenCV has no Axpy: a * x as a Scale of x by a's N x C values (axis 0), then y
+    added by an Eltwise SUM that keeps the layer's name."""
+    layer = ctx.layer
+    pb = caffe_pb2()
+    a, x, y = layer.bottoms
+    flat = pb.LayerParameter(name=f"{layer.name}/a", type="Flatten")
+    scaled = pb.LayerParameter(name=f"{layer.name}/ax", type="Scale")
+    scaled.scale_param.axis = 0
+    total = pb.LayerParameter(name=layer.name, type="Eltwise")
+    return [Layer(flat.name, "Flatten", [a], [flat.name], flat, []),
+            Layer(scaled.name, "Scale", [x, flat.name], [scaled.name], scaled, []),
+            Layer(total.name, "Eltwise", [scaled.name, y], list(layer.tops), total, [])]
+
+
 @BACKEND.register("Log")
 def log(ctx: Context) -> None:
     p = ctx.layer.hparams
@@ -62,10 +95,20 @@ def log(ctx: Context) -> None:
 
 @BACKEND.register("BN")
 def bn(ctx: Context) -> list[Layer]:
-    """BVLC BatchNorm (mean, variance, factor 1) normalises, then a Scale with bias
-    applies gamma and beta. Without params (a weightless rewrite) the layers carry none."""
+    """PSPNet's BN: BVLC BatchNorm (mean, variance, factor 1) normalises, then a Scale
+    with bias applies gamma and beta. SegNet's BN in INFERENCE mode: the Scale alone.
+    Without params (a weightless rewrite) the layers carry none."""
     layer = ctx.layer
     pb = caffe_pb2()
+    if layer.hparams.dialect == "segnet":
+        if layer.hparams.mode != "INFERENCE":
+            raise ctx.refuse("SegNet's BN in LEARN mode normalises with batch statistics, "
+                             "which OpenCV's layers do not compute", BACKEND.name)
+        scale = pb.LayerParameter(name=layer.name, type="Scale")
+        scale.scale_param.bias_term = True
+        params = [np.asarray(layer.param(r), np.float32).reshape(-1)
+                  for r in ("gamma", "beta")] if layer.params else []
+        return [Layer(layer.name, "Scale", list(layer.bottoms), list(layer.tops), scale, params)]
     norm = pb.LayerParameter(name=f"{layer.name}/norm", type="BatchNorm")
     norm.batch_norm_param.use_global_stats = True
     norm.batch_norm_param.eps = layer.hparams.eps

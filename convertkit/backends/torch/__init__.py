@@ -42,6 +42,7 @@ def _axis(axis: int, ndim: int) -> int:
 
 
 BACKEND.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
+BACKEND.refuse("Python", reason="a Python layer runs user code; convertkit refuses it at load")
 
 
 @BACKEND.register("Input")
@@ -88,9 +89,18 @@ def _channel_view(x: torch.Tensor) -> tuple[int, ...]:
 
 @BACKEND.register("BN")
 def bn(ctx: Context) -> Op:
-    """The fork's BN kept as BatchNorm2d (eps from the prototxt), for fine-tuning."""
+    """PSPNet's BN kept as BatchNorm2d (eps from the prototxt), for fine-tuning.
+    SegNet's BN: in INFERENCE mode a per-channel scale and shift; in LEARN mode a
+    BatchNorm2d that always uses the statistics of the batch (eps 1e-9)."""
     shape = ctx.bottom_shapes[0]
-    norm = nn.BatchNorm2d(shape[1], eps=ctx.layer.hparams.eps)
+    p = ctx.layer.hparams
+    if p.dialect == "segnet":
+        if p.mode == "INFERENCE":
+            mod = ChannelAffine((shape[1],), 1, True, True)
+            return Op(mod, lambda xs: [mod(xs[0])])
+        norm = nn.BatchNorm2d(shape[1], eps=p.eps, track_running_stats=False)
+        return Op(norm, lambda xs: [norm(xs[0])])
+    norm = nn.BatchNorm2d(shape[1], eps=p.eps)
 
     def run(xs: Tensors) -> Tensors:
         x = xs[0]
@@ -325,6 +335,16 @@ def pooling(ctx: Context) -> Op:
         == out_hw[i] for i in range(2))
     if p.method == "STOCHASTIC":
         raise ctx.refuse("STOCHASTIC pooling has no PyTorch expression", BACKEND.name)
+    if len(ctx.layer.tops) > 1:  # MAX with the mask of max positions (SegNet)
+        if not native:
+            raise ctx.refuse("a MAX pooling mask with this window layout", BACKEND.name)
+
+        def with_mask(xs):
+            y, idx = F.max_pool2d(xs[0], kernel, stride, pad, ceil_mode=p.ceil,
+                                  return_indices=True)
+            return [y, idx.to(y.dtype)]  # h * W + w in the bottom plane, as Caffe's mask
+
+        return Op(None, with_mask)
     if native:
         if p.method == "MAX":
             return _pointwise(lambda x: F.max_pool2d(x, kernel, stride, pad, ceil_mode=p.ceil))
@@ -364,6 +384,120 @@ def interp(ctx: Context) -> Op:
         return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
     return _pointwise(run)
+
+
+# Other forks' layers ----------------------------------------------------------------------
+
+@BACKEND.register("ReLU6")
+def relu6(ctx: Context) -> Op:
+    return _pointwise(lambda x: torch.clamp(x, 0.0, 6.0))
+
+
+@BACKEND.register("Axpy")
+def axpy(ctx: Context) -> Op:
+    return Op(None, lambda xs: [xs[0].reshape(xs[0].shape[:2] + (1,) * (xs[1].dim() - 2))
+                                * xs[1] + xs[2]])
+
+
+@BACKEND.register("ShuffleChannel")
+def shuffle_channel(ctx: Context) -> Op:
+    g = ctx.layer.hparams.group
+
+    def run(x):
+        n, c = x.shape[:2]
+        return x.reshape(n, g, c // g, -1).transpose(1, 2).reshape(x.shape)
+
+    return _pointwise(run)
+
+
+@BACKEND.register("Permute")
+def permute(ctx: Context) -> Op:
+    axes = ctx.layer.impl.axes(len(ctx.bottom_shapes[0]))
+    return _pointwise(lambda x: x.permute(*axes))
+
+
+class Normalize(nn.Module):
+    """SSD's Normalize: L2 over (C, H, W) or over C per pixel, then ``weight``."""
+
+    def __init__(self, channels: int, across_spatial: bool, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.across_spatial, self.eps = across_spatial, eps
+
+    def forward(self, x):
+        dims = tuple(range(1, x.dim())) if self.across_spatial else (1,)
+        norm = torch.sqrt(x.square().sum(dim=dims, keepdim=True) + self.eps)
+        return x / norm * self.weight.reshape((1, -1) + (1,) * (x.dim() - 2))
+
+
+@BACKEND.register("Normalize")
+def normalize(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    mod = Normalize(1 if p.channel_shared else ctx.bottom_shapes[0][1], p.across_spatial, p.eps)
+    return Op(mod, lambda xs: [mod(xs[0])])
+
+
+@BACKEND.register("Upsample")
+def upsample(ctx: Context) -> Op:
+    p = ctx.layer.hparams
+    if p.dialect == "nearest":
+        return _pointwise(lambda x: x.repeat_interleave(p.scale_h, 2).repeat_interleave(p.scale_w, 3))
+    n, c, ho, wo = ctx.top_shapes[0]
+
+    def unpool(xs):
+        x, mask = xs
+        flat = x.reshape(x.shape[0], x.shape[1], -1)
+        top = flat.new_zeros(x.shape[0], x.shape[1], ho * wo)
+        top.scatter_(2, mask.reshape(flat.shape).long(), flat)
+        return [top.reshape(x.shape[0], x.shape[1], ho, wo)]
+
+    return Op(None, unpool)
+
+
+@BACKEND.register("PriorBox")
+def prior_box(ctx: Context) -> Op:
+    """The boxes depend on the shapes alone: a constant of the plan."""
+    feat, img = ctx.bottom_shapes
+    boxes = torch.from_numpy(ctx.layer.impl.boxes(tuple(feat[2:]), tuple(img[2:])))
+    return Op(None, lambda xs: [boxes.to(xs[0].device, xs[0].dtype)])
+
+
+@BACKEND.register("ROIPooling")
+def roi_pooling(ctx: Context) -> Op:
+    from ...layers.roi_pooling import roi_bins
+
+    p = ctx.layer.hparams
+
+    def run(xs):
+        feat, rois = xs
+        h, w = feat.shape[2:]
+        out = feat.new_zeros(rois.shape[0], feat.shape[1], p.pooled_h, p.pooled_w)
+        for r, roi in enumerate(rois.reshape(-1, 5).detach().cpu().numpy()):
+            n, rows, cols = roi_bins(roi, p, h, w)
+            for i, (hs, he) in enumerate(rows):
+                for j, (ws, we) in enumerate(cols):
+                    if he > hs and we > ws:
+                        out[r, :, i, j] = feat[n, :, hs:he, ws:we].amax(dim=(1, 2))
+        return [out]
+
+    return Op(None, run)
+
+
+@BACKEND.register("DetectionOutput")
+def detection_output(ctx: Context) -> Op:
+    """SSD's decoding and NMS on the CPU (the rules of layers/detection_output.py)."""
+    from ...layers import detection_output as det
+
+    p = ctx.layer.hparams
+
+    def run(xs):
+        loc, conf, prior = (t.detach().to("cpu", torch.float32).numpy() for t in xs)
+        n = loc.shape[0]
+        boxes = det.decode(prior.reshape(2, -1, 4), loc.reshape(n, -1, 4), p)
+        out = det.detections(boxes, conf.reshape(n, boxes.shape[1], p.num_classes), p)
+        return [torch.from_numpy(out).to(xs[0].device, xs[0].dtype)]
+
+    return Op(None, run)
 
 
 # Data movement -------------------------------------------------------------------------
