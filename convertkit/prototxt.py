@@ -18,6 +18,7 @@ from .fileio import read_bytes
 from .proto import caffe_pb2, pool
 from .sniff import check_kind
 from .textproto import parse_into
+from . import userproto
 
 #: V1LayerParameter.LayerType enum names -> the type strings of the current schema.
 V1_TYPE_NAMES = {
@@ -87,6 +88,9 @@ def substitute(text: str, defines: Mapping[str, str], path=None) -> str:
 
 def parse_prototxt_text(text: str, path: str | Path | None = "<text>"):
     net = caffe_pb2().NetParameter()
+    if userproto.active() is not None:  # --caffe-proto: the user's fork schema
+        userproto.parse(text, net, path)
+        return net
     if parse_into(text, net):  # the plain subset, fast; else protobuf's reference parser
         return net
     try:

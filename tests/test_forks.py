@@ -133,3 +133,52 @@ def test_python_layers_fail_naming_module_class_and_file():
     msg = str(err.value)
     assert "fcn_voc_fcn_alexnet_val.prototxt" in msg and "layer 'data'" in msg
     assert "module voc_layers, class VOCSegDataLayer" in msg
+
+
+USER_PROTO = """syntax = "proto2";
+package caffe;
+message MyForkParameter { optional float alpha = 1 [default = 1]; }
+message LayerParameter {
+  optional string name = 1;
+  optional string type = 2;
+  repeated string bottom = 3;
+  repeated string top = 4;
+  optional MyForkParameter my_fork_param = 9999;
+}
+message NetParameter {
+  optional string name = 1;
+  repeated string input = 3;
+  repeated int32 input_dim = 4;
+  repeated LayerParameter layer = 100;
+}
+"""
+
+FORK_NET = """name: "forked"
+input: "data" input_dim: 1 input_dim: 2 input_dim: 3 input_dim: 3
+layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" my_fork_param { alpha: 2 } }
+"""
+
+
+def test_a_users_own_caffe_proto_reads_its_fork_fields(tmp_path, capsys):
+    pytest.importorskip("grpc_tools", reason="--caffe-proto needs grpcio-tools")
+    from convertkit.cli import main
+    from convertkit import userproto
+
+    (tmp_path / "fork.proto").write_text(USER_PROTO)
+    (tmp_path / "net.prototxt").write_text(FORK_NET)
+    try:
+        assert main(["inspect", str(tmp_path / "net.prototxt")]) == 2
+        assert 'no field named "my_fork_param"' in capsys.readouterr().err
+        assert main(["--caffe-proto", str(tmp_path / "fork.proto"), "inspect",
+                     str(tmp_path / "net.prototxt"), "--json"]) == 0
+        import json
+
+        out = json.loads(capsys.readouterr().out)
+        assert [l["type"] for l in out["layers"]] == ["ReLU"]
+        (tmp_path / "bad.proto").write_text("syntax = \"proto2\"; message { }")
+        assert main(["--caffe-proto", str(tmp_path / "bad.proto"), "inspect",
+                     str(tmp_path / "net.prototxt")]) == 2
+        err = capsys.readouterr().err
+        assert "bad.proto: does not compile:" in err and err.count("\n") == 1
+    finally:
+        userproto.use(None)

@@ -17,14 +17,21 @@ from .. import __version__
 from ..errors import ConvertError
 
 #: Command modules, each exporting ``command`` (a click command or group).
-COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite", "convert", "caffe2npz", "mappings")
+COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite", "convert", "caffe2npz", "mappings", "verify", "golden")
 
 EXIT_USAGE = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="convertkit")
-def cli() -> None:
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Import MODULE first: a plugin that registers layer types (installed "
+                   "plugins, entry point group convertkit.layers, load by themselves). Repeatable.")
+@click.option("--caffe-proto", "caffe_proto", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Your fork's caffe.proto: prototxts are parsed with it, "
+                                   "for parameter blocks convertkit does not know (needs "
+                                   "grpcio-tools).")
+def cli(plugins, caffe_proto) -> None:
     """Convert released Caffe models to today's frameworks, and prove they compute
     the same thing.
 
@@ -35,6 +42,14 @@ def cli() -> None:
     Every command takes --json. Commands that write take -o/--output, never replace
     an existing file without --force, and never replace one of their inputs.
     """
+    if plugins:
+        from ..plugins import load_plugins
+
+        load_plugins(plugins)
+    if caffe_proto:
+        from ..userproto import use
+
+        use(caffe_proto)
 
 
 for _name in COMMAND_MODULES:
