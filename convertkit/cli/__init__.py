@@ -17,7 +17,8 @@ from .. import __version__
 from ..errors import ConvertError
 
 #: Command modules, each exporting ``command`` (a click command or group).
-COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite", "convert", "caffe2npz", "mappings", "verify", "golden")
+COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite", "convert", "caffe2npz", "mappings", "verify", "golden",
+                   "prune", "transplant")
 
 EXIT_USAGE = 2
 

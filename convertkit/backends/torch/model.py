@@ -69,3 +69,13 @@ class CaffeModule(nn.Module):
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out = self.run(dict(zip(self.input_names, inputs)))
         return tuple(out[n] for n in self.output_names)
+
+
+def freeze_bn(module: nn.Module) -> nn.Module:
+    """Keep every BatchNorm in eval mode (stored statistics, not updated) while the rest
+    trains: call after ``module.train()``. The seeds warn that updating the
+    statistics needs large batches."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    return module
