@@ -88,7 +88,9 @@ def _shapes(shapes: list[list[int]]) -> str:
 
 def format_table(summary: dict[str, Any]) -> str:
     """A fixed-width text table (independent of the terminal, stable for diffs)."""
-    head = ("#", "layer", "type", "bottoms -> tops", "output", "param shapes", "params", "MACs")
+    timed = "ms" in summary["totals"]
+    head = ("#", "layer", "type", "bottoms -> tops", "output", "param shapes", "params", "MACs") \
+        + (("ms",) if timed else ())
     rows = []
     for i, lay in enumerate(summary["layers"]):
         tops = _names(lay["tops"])
@@ -100,9 +102,9 @@ def format_table(summary: dict[str, Any]) -> str:
             _shapes(lay["param_shapes"]) or "-",
             f"{lay['params']:,}" if lay["params"] else "-",
             _human(lay["macs"]) if lay["macs"] else "-",
-        ))
+        ) + ((f"{lay['ms']:.2f}",) if timed else ()))
     widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h) for c, h in enumerate(head)]
-    right = {0, 6, 7}
+    right = {0, 6, 7, 8}
 
     def line(cells):
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
@@ -123,7 +125,47 @@ def format_table(summary: dict[str, Any]) -> str:
     t = summary["totals"]
     out.append("")
     out.append(f"totals: {t['layers']} layers, {t['learned_blobs']} learned blobs, "
-               f"{t['params']:,} params, {t['macs']:,} multiply-adds ({_human(t['macs'])})")
+               f"{t['params']:,} params, {t['macs']:,} multiply-adds ({_human(t['macs'])})"
+               + (f", {t['ms']:.1f} ms in the {summary['benchmark']['runtime']} runtime"
+                  if timed else ""))
     for note in summary["notes"]:
         out.append(f"note: {note}")
     return "\n".join(out)
+
+
+def benchmark(net: Net, summary: dict[str, Any], runtime: str = "numpy", repeat: int = 3) -> None:
+    """Add each layer's measured time (ms, best of ``repeat`` passes after a warm-up,
+    in ``runtime``) to the summary, and the total. The time between one layer's
+    report and the next's is that layer's; a framework runtime's per-layer report
+    copies its outputs out, which the figure includes. Without weights the layers
+    get seeded ones (time does not depend on values)."""
+    import time
+
+    import numpy as np
+
+    from . import runtime as rt
+
+    if any(layer.impl.param_shapes(net.plan().bottom_shapes(layer)) and not layer.params
+           for layer in net.layers):
+        from .zoo.anynet import init_params
+
+        net = net.replace(layers=[layer.replace() for layer in net.layers])
+        init_params(net, 0)
+    rng = np.random.default_rng(0)
+    inputs = {n: rng.standard_normal(s).astype(np.float32) for n, s in net.inputs.items()}
+    r = rt.create(runtime, net)
+    best = {layer.name: float("inf") for layer in net.layers}
+    for i in range(repeat + 1):
+        stamps = []
+        start = time.perf_counter()
+        r.forward(inputs, on_layer=lambda name, tops: stamps.append((name, time.perf_counter())))
+        if i == 0:
+            continue  # warm-up
+        prev = start
+        for name, t in stamps:
+            best[name] = min(best[name], t - prev)
+            prev = t
+    for lay in summary["layers"]:
+        lay["ms"] = round(best[lay["name"]] * 1e3, 3)
+    summary["totals"]["ms"] = round(sum(l["ms"] for l in summary["layers"]), 3)
+    summary["benchmark"] = {"runtime": runtime, "repeat": repeat}

@@ -57,7 +57,7 @@ def all_commands():
     return out
 
 
-WRITERS = {"run", "rewrite", "zoo make", "convert", "caffe2npz", "prune", "transplant"}
+WRITERS = {"run", "rewrite", "zoo make", "convert", "caffe2npz", "prune", "transplant", "segment"}
 
 
 def options_of(cmd) -> set[str]:

@@ -18,7 +18,7 @@ from ..errors import ConvertError
 
 #: Command modules, each exporting ``command`` (a click command or group).
 COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite", "convert", "caffe2npz", "mappings", "verify", "golden",
-                   "prune", "transplant")
+                   "prune", "transplant", "segment", "evaluate")
 
 EXIT_USAGE = 2
 

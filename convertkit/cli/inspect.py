@@ -5,7 +5,7 @@ import json
 
 import click
 
-from .options import InputShape, define_option
+from .options import InputShape, define_option, force_option
 
 
 @click.command("inspect")
@@ -16,8 +16,19 @@ from .options import InputShape, define_option
 @click.option("--input-shape", "input_shapes", type=InputShape(), multiple=True,
               help="Override an input shape: N,C,H,W for the only input, or NAME:N,C,H,W. Repeatable.")
 @define_option
+@click.option("--benchmark", is_flag=True,
+              help="Also time every layer (best of --repeat passes) in --runtime: the per-layer "
+                   "file the seeds' model zoos ship (type, output shape, params, MACs, ms).")
+@click.option("--runtime", default="numpy", show_default=True,
+              help="With --benchmark: the runtime to time.")
+@click.option("--repeat", type=int, default=3, show_default=True,
+              help="With --benchmark: passes to time (after one warm-up).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="With --benchmark: also write the table to FILE (e.g. benchmark.txt).")
+@force_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, as_json):
+def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchmark, runtime,
+            repeat, output, force, as_json):
     """Show every layer of PROTOTXT with its type, bottoms -> tops, output shape, blob
     shapes, parameter count and multiply-adds, then totals.
 
@@ -46,11 +57,28 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, as_json
         missing = [n for n, s in net.inputs.items() if s is None]
         raise UsageError(f"the shape of input(s) {', '.join(missing)} is unknown: "
                                "pass --input-shape")
+    if output is not None and not benchmark:
+        raise UsageError("-o/--output writes the --benchmark table: add --benchmark")
+    if output is not None:
+        from ..fileio import check_outputs
+
+        check_outputs([output], inputs=[prototxt, caffemodel], force=force)
     summary = summarize(net)
+    if benchmark:
+        from ..summary import benchmark as time_layers
+
+        time_layers(net, summary, runtime, repeat)
+    text = format_table(summary)
+    if output is not None:
+        from ..fileio import atomic_write
+
+        with atomic_write(output, "w") as fh:
+            fh.write(text + "\n")
+        summary["written"] = [output]
     if as_json:
         click.echo(json.dumps(summary, indent=1))
     else:
-        click.echo(format_table(summary))
+        click.echo(text)
 
 
 def _looks_binary(path: str) -> bool:
