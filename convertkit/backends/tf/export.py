@@ -1,0 +1,124 @@
+"""Standalone TensorFlow exports of a net: SavedModel, ``.keras`` and ``.weights.h5``.
+
+* :func:`write_saved_model` writes a SavedModel that runs with TensorFlow alone (no
+  convertkit import)::
+
+      m = tf.saved_model.load(directory)
+      out = m.serve(x)                                   # x: N x C x H x W float32
+      out = m.signatures["serving_default"](data=x)      # the same, by input name
+
+  Both return a dict {output blob: N x C x H x W float32}. The graph holds the
+  values of the params; the batch axis is free, H and W are the net's declared ones.
+* :func:`keras_bytes` gives a ``.keras`` file of the functional model (NCHW dict in,
+  NCHW dict out). Its Caffe-specific layers are convertkit's, registered under the
+  package "convertkit": load it with ``import convertkit.backends.tf`` first, then
+  ``keras.models.load_model(path)`` (or :func:`load_keras`).
+* :func:`weights_h5_bytes` / :func:`load_weights_h5`: Keras's own weights file
+  (``model.save_weights`` / ``model.load_weights``) of the model convertkit builds
+  for the net.
+
+The params come from the net itself or, with ``checkpoint=PREFIX``, from an emitted
+TF checkpoint (by name, through ``table``; see :mod:`convertkit.backends.tf.model`).
+"""
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+from ...errors import UsageError
+from ...graph import Net
+from .model import KerasNet, build, layer_name
+
+
+def _built(net: Net, checkpoint: str | None, table: str, fmt: str | None) -> KerasNet:
+    return build(net, net.plan(), checkpoint=checkpoint, table=table, fmt=fmt)
+
+
+class _Serving(tf.Module):
+    """What the SavedModel holds: the Keras model and one ``serve`` function."""
+
+    def __init__(self, knet: KerasNet):
+        super().__init__(name="convertkit")
+        self.model = knet.model
+        names = list(knet.input_names)
+        specs = [tf.TensorSpec((None,) + tuple(knet.plan.inputs[n][1:]), tf.float32,
+                               name=layer_name(n)) for n in names]
+        model = self.model
+
+        def serve(*xs):
+            out = model(dict(zip(names, xs)), training=False)
+            return {k: tf.identity(v, name=layer_name(k)) for k, v in out.items()}
+
+        self.serve = tf.function(serve, input_signature=specs)
+
+
+def write_saved_model(net: Net, directory: str | Path, *, checkpoint: str | None = None,
+                      table: str = "tf", fmt: str | None = None) -> list[Path]:
+    """Write the SavedModel into ``directory`` (which must be empty or absent); returns
+    the files written."""
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()):
+        raise UsageError("the SavedModel directory is not empty", path=str(directory))
+    knet = _built(net, checkpoint, table, fmt)
+    module = _Serving(knet)
+    concrete = module.serve.get_concrete_function()
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": concrete})
+    return sorted(p for p in directory.rglob("*") if p.is_file())
+
+
+def _saved_bytes(suffix: str, save) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="convertkit-keras-") as tmp:
+        path = Path(tmp) / f"model{suffix}"
+        with warnings.catch_warnings():
+            # Keras's TF backend calls np.array(variable), which numpy 2 flags once per
+            # variable; the values are unaffected.
+            warnings.filterwarnings("ignore", message="__array__ implementation doesn't accept",
+                                    category=DeprecationWarning)
+            save(str(path))
+        return path.read_bytes()
+
+
+def keras_bytes(net: Net, *, checkpoint: str | None = None, table: str = "tf",
+                fmt: str | None = None) -> bytes:
+    """The ``.keras`` file of the net's Keras model, with its params."""
+    knet = _built(net, checkpoint, table, fmt)
+    return _saved_bytes(".keras", knet.model.save)
+
+
+def weights_h5_bytes(model: KerasNet | Net, *, checkpoint: str | None = None, table: str = "tf",
+                     fmt: str | None = None) -> bytes:
+    """Keras's ``.weights.h5`` of a built model, or of the model built for a net."""
+    knet = model if isinstance(model, KerasNet) else _built(model, checkpoint, table, fmt)
+    return _saved_bytes(".weights.h5", knet.model.save_weights)
+
+
+def load_weights_h5(net: Net, path: str | Path, input_shapes=None) -> KerasNet:
+    """The Keras model of ``net`` with its variables read from a ``.weights.h5``
+    (``model.load_weights``: the layers must be those of this net)."""
+    path = Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise UsageError("a Keras weights file must end in .weights.h5", path=str(path))
+    if not path.is_file():
+        raise UsageError("file not found", path=str(path))
+    knet = KerasNet(net, net.plan(input_shapes))
+    try:
+        knet.model.load_weights(str(path))
+    except Exception as exc:  # Keras names the layer whose weights do not fit
+        raise UsageError(f"the weights do not fit the net: {exc}", path=str(path)) from None
+    return knet
+
+
+def load_keras(path: str | Path) -> keras.Model:
+    """``keras.models.load_model`` with convertkit's layers registered."""
+    from . import layers  # noqa: F401  (registers the custom classes)
+
+    return keras.models.load_model(str(path))
+
+
+__all__: Sequence[str] = ["write_saved_model", "keras_bytes", "weights_h5_bytes",
+                          "load_weights_h5", "load_keras"]
