@@ -68,7 +68,7 @@ net.layer("conv").params = [rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
 x = rng.standard_normal((1, 3, 12, 12)).astype(np.float32) * 2
 ref = runtime.create("numpy", net).forward({{"data": x}})["conv"]
 assert np.abs(ref).max() > 0.5
-for name in ("torch", "onnx", "opencv"):
+for name in ("torch", "onnx", "opencv", "tf"):
     out = runtime.create(name, net).forward({{"data": x}})["conv"]
     assert_close(out, ref, what=name)
 print("ok")
