@@ -135,6 +135,18 @@ class Predictor:
         return np.ascontiguousarray((acc / n).transpose(2, 0, 1))
 
 
+    def logits_batch(self, imgs: list[np.ndarray], p: Protocol = Protocol()) -> list[np.ndarray]:
+        """:meth:`logits` of several images; with the plain resize protocol they share
+        one forward pass (the net's batch axis)."""
+        if p.mode != "resize" or p.flip or p.scales != (1.0,) or len(imgs) < 2:
+            return [self.logits(img, p) for img in imgs]
+        nh, nw = self.size
+        batch = np.concatenate([_to_input(_resize(img, nh, nw), p.mean) for img in imgs])
+        outs = self.forward(batch)
+        return [np.ascontiguousarray(_resize(out.transpose(1, 2, 0), *img.shape[:2]).transpose(2, 0, 1))
+                for out, img in zip(outs, imgs)]
+
+
 def label_ids(train_ids: np.ndarray) -> np.ndarray:
     """Cityscapes train ids (0-18) as label ids (ignored pixels stay 255)."""
     table = np.full(256, 255, np.uint8)
@@ -200,24 +212,23 @@ def open_model(prototxt, weights=None, runtime: str | None = None, options=None)
 
     options = dict(options or {})
     suffix = Path(weights).suffix.lower() if weights else ""
-    if suffix in (".pt", ".safetensors"):
+    if suffix in CONVERTED:  # a converted file: its runtime reads it itself
+        own, option = CONVERTED[suffix]
+        runtime = runtime or own
+        if runtime != own:
+            raise UsageError(f"a {suffix} file runs in the {own} runtime, not {runtime}")
         net = load(prototxt)
-        runtime = runtime or "torch"
-        if runtime != "torch":
-            raise UsageError(f"a {suffix} state_dict runs in the torch runtime, not {runtime}")
-        options["state_dict"] = weights
-        _placeholder_params(net)
-    elif suffix == ".onnx":
-        net = load(prototxt)
-        runtime = runtime or "onnx"
-        if runtime != "onnx":
-            raise UsageError(f"an .onnx model runs in the onnx runtime, not {runtime}")
-        options["model"] = weights
+        options[option] = weights
         _placeholder_params(net)
     else:
         net = load(prototxt, weights)
         runtime = runtime or "numpy"
     return net, rt.create(runtime, net, **options)
+
+
+#: Converted weight files: suffix -> (the runtime that reads it, its option).
+CONVERTED = {".pt": ("torch", "state_dict"), ".safetensors": ("torch", "state_dict"),
+             ".onnx": ("onnx", "model")}
 
 
 def _placeholder_params(net) -> None:

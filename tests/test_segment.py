@@ -186,3 +186,35 @@ def test_label_id_tables_are_inverse():
     train = np.arange(19)
     np.testing.assert_array_equal(cityscapes_train_ids()[label_ids(train)], train)
     assert cityscapes_train_ids()[0] == IGNORE
+
+
+def test_segment_runs_converted_weights(icnet, tmp_path, capsys):
+    pytest.importorskip("torch", reason="the torch runtime is not installed")
+    proto, weights, net = icnet
+    assert main(["convert", str(proto), str(weights), "--to", "torch,onnx", "-o", str(tmp_path / "c"),
+                 "--json"]) == 0
+    files = json.loads(capsys.readouterr().out)["formats"]
+    photo = sample_images()[0]
+    want = predict(net, read_image(photo))
+    for fmt in ("torch", "onnx"):
+        out = tmp_path / fmt
+        assert main(["segment", str(proto), str(photo), "--weights", files[fmt]["files"][0],
+                     "-o", str(out)]) == 0
+        got = np.asarray(PIL.open(out / f"{photo.stem}_color.png"))
+        assert np.mean(got == want) > 0.999, fmt
+    assert main(["segment", str(proto), str(photo), "--weights", files["torch"]["files"][0],
+                 "--runtime", "onnx", "-o", str(tmp_path / "x")]) == 2
+    assert "runs in the torch runtime, not onnx" in capsys.readouterr().err
+
+
+def test_batched_segmentation_equals_one_by_one(icnet, tmp_path, capsys):
+    proto, weights, net = icnet
+    photos = [str(p) for p in sample_images()]
+    for batch in ("1", "3"):
+        assert main(["segment", str(proto), *photos, "--weights", str(weights), "--batch", batch,
+                     "-o", str(tmp_path / batch)]) == 0
+    capsys.readouterr()
+    for p in sample_images():
+        a = np.asarray(PIL.open(tmp_path / "1" / f"{p.stem}_color.png"))
+        b = np.asarray(PIL.open(tmp_path / "3" / f"{p.stem}_color.png"))
+        assert np.mean(a == b) > 0.999

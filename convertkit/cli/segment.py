@@ -72,10 +72,12 @@ def _images(paths) -> list[Path]:
 @click.option("--palette", type=click.Choice(["cityscapes", "ade20k", "voc"]), default=None,
               help="Colours of the mask (default: by class count).")
 @click.option("--overlay", is_flag=True, help="Also write the mask blended with the photo.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Images per forward pass (with the default resize protocol).")
 @force_option
 @json_option("Print a JSON object: the files written per image.")
 def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip, scales, ids,
-            palette, overlay, force, as_json):
+            palette, overlay, batch, force, as_json):
     """Segment IMAGES (files or folders) with MODEL (a prototxt; its weights with
     --weights) and write, per image, NAME_color.png: the predicted classes as an
     indexed-colour PNG (the dataset's colours; the indices are the class ids).
@@ -90,7 +92,7 @@ def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip
 
     from ..errors import UsageError
     from ..fileio import atomic_write, check_output_dir, check_outputs
-    from ..preprocess import _cv2, read_image
+    from ..preprocess import read_image
     from ..segment import Predictor, label_ids, open_model, overlay as blend, palette_png
     from ..verify.palettes import palette as palette_for
 
@@ -109,27 +111,26 @@ def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip
     update, finish = progress_bar(enabled=not as_json, unit="images")
     written, t0 = {}, time.perf_counter()
     try:
-        for i, path in enumerate(paths):
-            img = read_image(path)
-            labels = predictor.logits(img, protocol).argmax(0).astype(np.uint8)
-            n_classes = int(net.blob_shapes[net.outputs[0]][1])
-            colours = palette_for({"cityscapes": 19, "ade20k": 150, "voc": 21}.get(
-                palette, n_classes))[0]
-            files = plan[path]
-            blobs = {"color": palette_png(labels, colours)}
-            if ids == "label":
-                blobs["labelIds"] = _png_gray(label_ids(labels))
-            elif ids == "train":
-                blobs["trainIds"] = _png_gray(labels)
-            if overlay:
-                from ..verify.png import encode
-
-                blobs["overlay"] = encode(blend(img, labels, colours))
-            for kind, f in zip(kinds, files):
-                with atomic_write(f, "wb") as fh:
-                    fh.write(blobs[kind])
-            written[str(path)] = [str(f) for f in files]
-            update("segmenting", i + 1, len(paths))
+        n_classes = int(net.blob_shapes[net.outputs[0]][1])
+        colours = palette_for({"cityscapes": 19, "ade20k": 150, "voc": 21}.get(
+            palette, n_classes))[0]
+        for start in range(0, len(paths), batch):
+            chunk = paths[start:start + batch]
+            imgs = [read_image(p) for p in chunk]
+            for path, img, scores in zip(chunk, imgs, predictor.logits_batch(imgs, protocol)):
+                labels = scores.argmax(0).astype(np.uint8)
+                blobs = {"color": palette_png(labels, colours)}
+                if ids == "label":
+                    blobs["labelIds"] = _png(label_ids(labels))
+                elif ids == "train":
+                    blobs["trainIds"] = _png(labels)
+                if overlay:
+                    blobs["overlay"] = _png(blend(img, labels, colours))
+                for kind, f in zip(kinds, plan[path]):
+                    with atomic_write(f, "wb") as fh:
+                        fh.write(blobs[kind])
+                written[str(path)] = [str(f) for f in plan[path]]
+            update("segmenting", min(start + batch, len(paths)), len(paths))
     finally:
         finish()
     seconds = time.perf_counter() - t0
@@ -142,10 +143,11 @@ def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip
     click.echo(f"segmented {len(paths)} images into {out_dir} ({seconds:.2f} s)", err=True)
 
 
-def _png_gray(a) -> bytes:
+def _png(pixels) -> bytes:
+    """H x W (grey) or H x W x 3 (RGB) uint8 as PNG bytes."""
     from ..verify.png import encode
 
-    return encode(a)
+    return encode(pixels)
 
 
 command = segment
