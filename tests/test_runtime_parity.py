@@ -70,16 +70,26 @@ def test_zoo_nets(zoo_net, name):
     assert np.array_equal(ref[out].argmax(1), got[out].argmax(1))
 
 
+_FULL: dict = {}
+
+
+def full_size(model, kw):
+    """(net, input, numpy outputs) of a full-size zoo net, built once per session."""
+    key = (model, tuple(sorted(kw.items())))
+    if key not in _FULL:
+        net = zoo.make(model, **kw)[1]
+        x = preprocess_batch(sample_images()[:1], net.inputs["data"][2:])
+        _FULL[key] = (net, x, runtime.create("numpy", net).forward({"data": x}))
+    return _FULL[key]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", FRAMEWORKS)
 @pytest.mark.parametrize("model, kw", [("icnet", dict(bn="keep")), ("icnet", dict(bn="merge")),
                                        ("pspnet50", {})])
+@pytest.mark.parametrize("name", FRAMEWORKS)
 def test_full_size(model, kw, name):
     framework(name)
-    net = zoo.make(model, **kw)[1]
-    hw = net.inputs["data"][2:]
-    x = preprocess_batch(sample_images()[:1], hw)
-    ref = runtime.create("numpy", net).forward({"data": x})
+    net, x, ref = full_size(model, kw)
     got = runtime.create(name, net).forward({"data": x})
     for k in ref:
         assert_close(got[k], ref[k], rel=REL, what=k)
