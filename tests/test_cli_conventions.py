@@ -57,7 +57,8 @@ def all_commands():
     return out
 
 
-WRITERS = {"run", "rewrite", "zoo make", "convert", "caffe2npz", "prune", "transplant", "segment"}
+WRITERS = {"run", "rewrite", "zoo make", "convert", "caffe2npz", "prune", "transplant", "segment",
+           "golden record"}
 
 
 def options_of(cmd) -> set[str]:

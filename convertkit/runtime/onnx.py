@@ -35,9 +35,9 @@ class OnnxRuntime(Runtime):
         key = (tuple(sorted((n, s[1:]) for n, s in plan.inputs.items())), layers)
         if key not in self._sessions:
             model, g = build_model(self.net, plan, outputs="layers" if layers else "outputs")
+            if self.model_path is not None:  # the user's file, its layers exposed if asked
+                model = _with_outputs(Path(self.model_path), [o.name for o in model.graph.output])
             data = model.SerializeToString()
-            if self.model_path is not None and not layers:
-                data = Path(self.model_path).read_bytes()
             opts = ort.SessionOptions()
             if self.threads:
                 opts.intra_op_num_threads = self.threads
@@ -67,3 +67,24 @@ class OnnxRuntime(Runtime):
                     on_layer(layer.name, [values[v]])
         return {w: arrays[w] if w in arrays else np.asarray(values[current[w]], np.float32)
                 for w in wanted}
+
+
+def _with_outputs(path: Path, names: list[str]):
+    """The model in ``path`` with every value in ``names`` it computes as a graph output
+    (a model convertkit wrote names its values as a fresh export does)."""
+    import onnx
+    from onnx import helper
+
+    from ..errors import InputFileError
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        raise InputFileError(f"cannot read ONNX model: {exc}", path=path) from None
+    have = {o for node in model.graph.node for o in node.output}
+    present = {o.name for o in model.graph.output}
+    for name in names:
+        if name in have and name not in present:
+            model.graph.output.append(helper.make_tensor_value_info(name, 1, None))
+            present.add(name)
+    return model

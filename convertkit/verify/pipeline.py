@@ -1,0 +1,796 @@
+"""The verify pipeline: the same inputs through the numpy reference and every subject
+(a runtime reading a converted file), compared layer by layer.
+
+For each input (one image at a time) and each BN variant, the reference runs first and
+keeps each layer's own outputs; then every subject runs, and its ``on_layer`` hook
+compares each layer's outputs with the reference's as they arrive. Only statistics
+are kept (a :class:`~convertkit.verify.metrics.Diff` per layer and subject), plus the
+predicted classes, downsampled, when a report is asked for; the reference's
+activations are dropped before the next input.
+
+Which blob a comparison is about: a layer's *own* outputs (so a BN fault is not hidden
+by the in-place ReLU after it) and, derived from them, each blob as Caffe's
+``net.blobs`` holds it after the pass (the output of the last layer that writes it).
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..errors import ConvertError, UsageError
+from ..graph import Net
+from . import metrics as M
+from .subjects import FORMAT_RUNTIME, Subject, discover
+
+SCHEMA = "convertkit.verify/1"
+BN_VARIANTS = ("keep", "merge", "both")
+#: Longest side of the images kept for the report (inputs, predictions, heat maps).
+REPORT_SIDE = 512
+
+
+@dataclass
+class Sample:
+    """One input: the net's input arrays (N x C x H x W float32) and what to show."""
+
+    name: str
+    arrays: dict[str, np.ndarray]
+    path: str | None = None
+    preprocess: str | None = None
+    #: The network input as an RGB uint8 picture (for the report), or None.
+    picture: np.ndarray | None = None
+
+
+def samples_from_images(net: Net, paths: Sequence[str | Path], mode: str = "resize") -> list[Sample]:
+    """Each image preprocessed the official way to the net's declared input size."""
+    from ..preprocess import MEAN_BGR, preprocess
+
+    if len(net.inputs) != 1:
+        raise UsageError(f"--image needs a net with one input; this one has {len(net.inputs)} "
+                         f"({', '.join(net.inputs)}): give --input arrays")
+    name, shape = next(iter(net.inputs.items()))
+    if shape is None or len(shape) != 4 or shape[1] != 3:
+        raise UsageError(f"--image needs a 3-channel N x 3 x H x W input; '{name}' is "
+                         f"{'x'.join(map(str, shape)) if shape else 'of unknown shape'}")
+    out = []
+    for path in paths:
+        x = preprocess(path, (shape[2], shape[3]), mode=mode)
+        bgr = x[0].transpose(1, 2, 0) + np.asarray(MEAN_BGR, np.float32)
+        picture = np.clip(np.rint(bgr[:, :, ::-1]), 0, 255).astype(np.uint8)
+        out.append(Sample(Path(path).name, {name: x}, str(path), mode, picture))
+    return out
+
+
+def sample_from_array(net: Net, path: str | Path) -> Sample:
+    """A ``--input`` .npy array (plain float array, never unpickled) for the net's one
+    input."""
+    from ..fileio import read_input_array
+
+    if len(net.inputs) != 1:
+        raise UsageError(f"--input takes one array; this net has {len(net.inputs)} inputs")
+    name, shape = next(iter(net.inputs.items()))
+    x = read_input_array(path, name, shape, net.prototxt_path or "the net")
+    picture = None
+    if x.ndim == 4 and x.shape[1] == 3:
+        img = x[0].transpose(1, 2, 0)[:, :, ::-1]
+        lo, hi = float(img.min()), float(img.max())
+        picture = np.clip((img - lo) / (hi - lo) * 255 if hi > lo else img * 0, 0, 255).astype(np.uint8)
+    return Sample(Path(path).name, {name: x}, str(path), None, picture)
+
+
+@dataclass
+class Options:
+    rtol: float = 1e-4
+    #: "keep", "merge" or "both".
+    bn: str = "keep"
+    rgb: bool = False
+    #: Runtimes asked for by name (None: every installed runtime).
+    runtimes: Sequence[str] | None = None
+    #: Check the files in this directory (None: a fresh conversion, or ``direct``).
+    converted: Path | None = None
+    #: Formats of the fresh conversion (None: every format a selected runtime reads).
+    formats: Sequence[str] | None = None
+    #: Build the runtimes straight from the net; no files.
+    direct: bool = False
+    mapping: str | None = None
+    #: Keep downsampled predictions and inputs for an HTML report.
+    visuals: bool = False
+    #: "all": every layer of every runtime compared; "auto": outputs first, each layer
+    #: only where they leave the tolerance (a second, hooked pass names the layer).
+    layers: str = "all"
+
+
+@dataclass
+class _Track:
+    """Everything one subject accumulates over the inputs."""
+
+    subject: Subject
+    variant: str
+    runner: object = None
+    error: str | None = None
+    skipped: str | None = None
+    per_layer: bool = True
+    layers: dict[tuple[str, int], M.Diff] = field(default_factory=dict)
+    seen: set = field(default_factory=set)
+    outputs: dict[str, M.Diff] = field(default_factory=dict)
+    agreement: dict[str, M.Agreement] = field(default_factory=dict)
+    #: Inputs run, and those on which each layer's outputs were compared.
+    images: int = 0
+    hooked: int = 0
+    #: Input index -> predicted classes (downsampled), for the report's pictures.
+    labels: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    params_only: bool = False
+    param_rel: dict[str, float] | None = None
+    seconds: float = 0.0
+    forward_seconds: float = 0.0
+    convert_seconds: float = 0.0
+    open_seconds: float = 0.0
+
+    def fresh(self) -> "_Track":
+        """The same subject and runner, with nothing accumulated yet."""
+        return _Track(self.subject, self.variant, self.runner, self.error, self.skipped,
+                      self.per_layer, notes=list(self.notes), param_rel=self.param_rel,
+                      params_only=self.params_only, convert_seconds=self.convert_seconds,
+                      open_seconds=self.open_seconds)
+
+
+@dataclass
+class _Variant:
+    bn: str
+    net: Net
+    notes: list[str]
+    tracks: list[_Track]
+    index: dict[str, int]
+    reference_seconds: float = 0.0
+    fold: dict[str, M.Diff] = field(default_factory=dict)
+    fold_agreement: dict[str, M.Agreement] = field(default_factory=dict)
+    ref_labels: list = field(default_factory=list)
+
+    def fresh(self) -> "_Variant":
+        return _Variant(self.bn, self.net, list(self.notes), [t.fresh() for t in self.tracks],
+                        self.index)
+
+
+@dataclass
+class Result:
+    """The report object (``report``, JSON-ready), the pictures an HTML report needs
+    (``visuals``), and the exit code (0 within tolerance, 1 outside)."""
+
+    report: dict
+    visuals: dict | None
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.report["verdict"] == "pass" else 1
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def select_runtimes(requested: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """(runtimes to use, notes). A runtime asked for by name that is not installed is
+    an error; by default the missing ones are skipped with a note."""
+    from ..runtime import runtime_infos
+
+    infos = {i.name: i for i in runtime_infos()}
+    if requested is not None:
+        unknown = [r for r in requested if r not in infos]
+        if unknown:
+            raise UsageError(f"unknown runtime(s) {', '.join(unknown)} (known: {', '.join(infos)})")
+        for r in requested:
+            if not infos[r].installed:
+                raise UsageError(infos[r].install_hint())
+        return list(dict.fromkeys(requested)), []
+    chosen, notes = [], []
+    for name, info in infos.items():
+        if info.installed:
+            chosen.append(name)
+        else:
+            notes.append(f"runtime {name} skipped: not installed (pip install "
+                         f"'convertkit[{info.extra}]')")
+    return chosen, notes
+
+
+def _format_ready(fmt: str) -> bool:
+    from .. import convert as conv, emit
+
+    needs = conv.MODEL_FORMATS[fmt].needs if fmt in conv.MODEL_FORMATS else emit.get(fmt).needs
+    return all(importlib.util.find_spec(m) is not None for m in needs)
+
+
+def conversion_formats(runtimes: Sequence[str], formats: Sequence[str] | None) -> list[str]:
+    """The formats a fresh conversion writes: those asked for, or every format one of
+    the selected runtimes reads (and whose writer is installed)."""
+    from .. import convert as conv
+
+    known = conv.all_formats()
+    if formats is not None:
+        unknown = [f for f in formats if f not in known]
+        if unknown:
+            raise UsageError(f"unknown format(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        not_read = [f for f in formats if f not in FORMAT_RUNTIME]
+        if not_read:
+            raise UsageError(f"no runtime reads format(s) {', '.join(not_read)}")
+        return list(dict.fromkeys(formats))
+    return [f for f in known if FORMAT_RUNTIME.get(f) in runtimes and _format_ready(f)]
+
+
+class _Reference:
+    """The numpy reference on one input: its outputs, and (when asked) each layer's own
+    outputs with their statistics, computed once and shared by every subject."""
+
+    def __init__(self, net: Net, inputs: dict[str, np.ndarray]):
+        self.net, self.inputs = net, inputs
+        self.outputs: dict[str, np.ndarray] = {}
+        self.layers: dict[str, list[np.ndarray]] = {}
+        self._stats: dict[tuple[str, int], M.RefStats] = {}
+
+    def run(self, keep_layers: bool) -> None:
+        from ..runtime.numpy import NumpyRuntime
+
+        def keep(name, tops):
+            self.layers[name] = list(tops)
+
+        out = NumpyRuntime(self.net).forward(self.inputs, keep="outputs",
+                                              on_layer=keep if keep_layers else None)
+        if not self.outputs:
+            self.outputs = out
+
+    def stat(self, name: str, k: int) -> M.RefStats:
+        key = (name, k)
+        if key not in self._stats:
+            self._stats[key] = M.ref_stats(self.layers[name][k])
+        return self._stats[key]
+
+
+class Verifier:
+    """Runs one verification: ``Verifier(net, options).run(samples, progress)``."""
+
+    def __init__(self, net: Net, options: Options):
+        if options.bn not in BN_VARIANTS:
+            raise UsageError(f"--bn must be keep, merge or both, not {options.bn!r}")
+        if not (options.rtol > 0 and math.isfinite(options.rtol)):
+            raise UsageError(f"--rtol must be a positive number, not {options.rtol}")
+        if options.layers not in ("all", "auto"):
+            raise UsageError(f"--layers must be all or auto, not {options.layers!r}")
+        if options.converted is not None and options.bn == "both":
+            raise UsageError("--converted holds files of one BN variant: give --bn keep or "
+                             "--bn merge (the one they were converted with)")
+        self.net, self.opt = net, options
+        self.runtimes, self.notes = select_runtimes(options.runtimes)
+        if options.converted is None and not options.direct:
+            self.formats = conversion_formats(self.runtimes, options.formats)
+        else:
+            self.formats = []
+        self._tmp: Path | None = None
+        self._setup: list[_Variant] | None = None
+        self._shapes: dict | None = None
+
+    # -- setting up ------------------------------------------------------------------------
+    def _variants(self) -> list[tuple[str, Net, list[str]]]:
+        from ..convert import prepare
+
+        names = ["keep", "merge"] if self.opt.bn == "both" else [self.opt.bn]
+        out = []
+        for bn in names:
+            vnet, notes = prepare(self.net, bn=bn, rgb=self.opt.rgb)
+            if bn == "merge" and self.opt.bn == "both" and len(vnet.layers) == len(self.net.layers):
+                self.notes.append("the net has no BN to fold: --bn merge is the same net as keep")
+                continue
+            out.append((bn, vnet, notes))
+        return out
+
+    def _subjects(self, bn: str, vnet: Net, progress: Progress | None) -> list[_Track]:
+        tracks: list[_Track] = []
+        others = [r for r in self.runtimes if r != "numpy"]
+        if self.opt.direct:
+            return [_Track(Subject(r, bn=bn), bn) for r in others]
+        if "opencv" in self.runtimes:  # the outside oracle reads the Caffe files
+            tracks.append(_Track(Subject("opencv", bn=bn), bn))
+        if self.opt.converted is not None:
+            found, notes = discover(Path(self.opt.converted))
+            self.notes.extend(notes)
+            if not found:
+                raise UsageError("holds no converted model files (.pt, .safetensors, .onnx, "
+                                 ".ckpt.index, .weights.h5, .savedmodel, .pt2, .keras, .npz, "
+                                 ".npy, .h5)", path=str(self.opt.converted))
+            for fmt, path in found:
+                runtime = FORMAT_RUNTIME[fmt]
+                subject = Subject(runtime, fmt, path, self.opt.mapping, self.opt.rgb, bn)
+                track = _Track(subject, bn)
+                if runtime not in self.runtimes:
+                    track.skipped = (f"the {runtime} runtime is not selected" if self.opt.runtimes
+                                     else f"the {runtime} runtime is not installed")
+                tracks.append(track)
+            return tracks
+        return tracks + self._convert(bn, vnet, progress)
+
+    def _convert(self, bn: str, vnet: Net, progress: Progress | None) -> list[_Track]:
+        """A fresh conversion of the variant into the temporary folder, one format at
+        a time (a format that fails is that subject's error, not the run's)."""
+        from .. import convert as conv
+
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="convertkit-verify-"))
+        out_dir = self._tmp / bn
+        stem = (Path(self.net.prototxt_path).stem if self.net.prototxt_path else self.net.name) or "net"
+        outputs = conv.plan_outputs(self.formats, out_dir, stem, inputs=[], force=True)
+        meta = {"converter": "convertkit", "bn": bn, "rgb": str(self.opt.rgb).lower()}
+        tracks = []
+        for i, fmt in enumerate(self.formats):
+            if progress:
+                progress(f"converting ({bn}) to {fmt}", i, len(self.formats))
+            path, files = outputs[fmt]
+            # A TF checkpoint is named by its prefix and found by its index file.
+            subject_path = Path(str(path) + ".index") if fmt == "tf" else Path(path)
+            track = _Track(Subject(FORMAT_RUNTIME[fmt], fmt, subject_path, self.opt.mapping,
+                                   self.opt.rgb, bn), bn)
+            t0 = time.perf_counter()
+            try:
+                conv.convert(vnet, {fmt: (path, files)}, mapping=self.opt.mapping,
+                             rgb=self.opt.rgb, meta=meta, force=True)
+            except Exception as exc:  # noqa: BLE001 - one format's failure is its verdict
+                track.error = f"converting to {fmt} failed: {_message(exc)}"
+            track.convert_seconds = time.perf_counter() - t0
+            tracks.append(track)
+        return tracks
+
+    # -- running ---------------------------------------------------------------------------
+    def prepare(self, shapes: dict[str, tuple], progress: Progress | None = None) -> None:
+        """Convert (when asked) and open every subject for inputs of these shapes; done
+        once, then every :meth:`run` reuses the runners."""
+        if self._setup is not None:
+            if shapes != self._shapes:
+                raise UsageError("every input must have the same shape (the runtimes are "
+                                 f"built for {self._shapes})")
+            return
+        setup = []
+        for bn, vnet, notes in self._variants():
+            tracks = self._subjects(bn, vnet, progress)
+            index = {layer.name: i for i, layer in enumerate(vnet.layers)}
+            setup.append(_Variant(bn, vnet, notes, tracks, index))
+        if not any(t.skipped is None for v in setup for t in v.tracks):
+            skipped = sorted({t.skipped for v in setup for t in v.tracks})
+            raise UsageError("nothing to compare with the numpy reference"
+                             + (f" ({'; '.join(skipped)})" if skipped else "")
+                             + ": select or install another runtime (--runtimes opencv,torch,"
+                               "onnx,tf) or give converted files")
+        self._open(setup, shapes, progress)
+        self._setup, self._shapes = setup, dict(shapes)
+
+    def close(self) -> None:
+        """Drop the runners and the temporary conversion."""
+        self._setup = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def run(self, samples: Sequence[Sample], progress: Progress | None = None, *,
+            keep_open: bool = False) -> Result:
+        """Every input through the reference and every subject; the report.
+        ``keep_open``: keep the runners for another run (then call :meth:`close`)."""
+        if not samples:
+            raise UsageError("no inputs: give --image or --input (or keep the sample images)")
+        t_start = time.perf_counter()
+        try:
+            shapes = {n: tuple(a.shape) for n, a in samples[0].arrays.items()}
+            self.prepare(shapes, progress)
+            variants = [v.fresh() for v in self._setup]
+            total = len(samples) * sum(1 + len(v.tracks) for v in variants)
+            step = 0
+            for i, sample in enumerate(samples):
+                if {n: tuple(a.shape) for n, a in sample.arrays.items()} != shapes:
+                    raise UsageError(f"{sample.name}: every input must have the same shape")
+                keep_ref = None
+                for v in variants:
+                    if progress:
+                        progress(f"{sample.name}: numpy reference ({v.bn})", step, total)
+                    keep_ref = self._image(v, i, sample, keep_ref, progress, step, total)
+                    step += 1 + len(v.tracks)
+            if progress:
+                progress("done", total, total)
+            report = self._report(variants, samples, shapes, time.perf_counter() - t_start)
+            visuals = self._visuals(variants, samples) if self.opt.visuals else None
+            return Result(report, visuals)
+        finally:
+            if not keep_open:
+                self.close()
+
+    def _open(self, variants: list[_Variant], shapes, progress: Progress | None) -> None:
+        tracks = [t for v in variants for t in v.tracks if t.error is None and t.skipped is None]
+        for k, track in enumerate(tracks):
+            if progress:
+                progress(f"loading {track.subject.name}", k, len(tracks))
+            vnet = next(v.net for v in variants if v.bn == track.variant)
+            t0 = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    # Keras warns once per layer when a weights file does not fit; the
+                    # error that follows says it in one line.
+                    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+                    track.runner = track.subject.open(vnet, shapes)
+                track.per_layer = bool(getattr(track.runner, "per_layer", True))
+                track.notes.extend(getattr(track.runner, "notes", []))
+                track.param_rel = getattr(track.runner, "param_rel", None)
+                track.params_only = bool(getattr(track.runner, "params_only", False))
+            except Exception as exc:  # noqa: BLE001 - a file that does not fit is a verdict
+                track.error = _message(exc)
+            track.open_seconds = time.perf_counter() - t0
+
+    def _image(self, v: _Variant, i: int, sample: Sample, keep_ref, progress, step, total):
+        """Reference and every subject of variant ``v`` on input ``i``. Returns the
+        reference outputs of the first variant (for the fold check).
+
+        ``layers="all"``: the reference keeps each layer's outputs and every subject's
+        hook compares its layers as they arrive. ``layers="auto"``: the reference and
+        the subjects first run for their outputs only; only when a subject's outputs
+        leave the tolerance do the reference (keeping its layers) and that subject run
+        again, hooked, to name the first divergent layer."""
+        inputs = {n: (a[:, ::-1].copy() if self.opt.rgb and a.ndim == 4 else a)
+                  for n, a in sample.arrays.items()}
+        every_layer = self.opt.layers == "all"
+        ref = _Reference(v.net, inputs)
+        t0 = time.perf_counter()
+        ref.run(keep_layers=every_layer)
+        v.reference_seconds += time.perf_counter() - t0
+        ref_out = ref.outputs
+        out_stats = {o: M.ref_stats(a) for o, a in ref_out.items()}
+        ref_labels = {o: M.labels_of(a) for o, a in ref_out.items()}
+        decided = {o: M.decided_mask(a, self.opt.rtol * out_stats[o].max_abs)
+                   for o, a in ref_out.items() if ref_labels[o] is not None}
+        if self.opt.visuals:
+            v.ref_labels.append({o: _small(l) for o, l in ref_labels.items() if l is not None})
+        if keep_ref is not None:  # this variant against the first one's outputs
+            for o, (a, labels) in keep_ref.items():
+                if o in ref_out:
+                    v.fold.setdefault(o, M.Diff()).add(M.compare(ref_out[o], a), i)
+                    if labels is not None:
+                        v.fold_agreement.setdefault(o, M.Agreement(a.shape[1])).add(
+                            labels, M.labels_of(ref_out[o]))
+        context = (i, inputs, ref_out, out_stats, ref_labels, decided)
+        diverged = []
+        for k, track in enumerate(v.tracks):
+            if progress:
+                progress(f"{sample.name}: {track.subject.name} ({v.bn})", step + 1 + k, total)
+            if (track.error is not None or track.skipped is not None or track.runner is None
+                    or track.params_only):
+                continue
+            hooked = track.per_layer and every_layer
+            within = self._subject(track, v, ref, context, hooked)
+            track.images += 1
+            track.hooked += int(hooked)
+            if track.per_layer and not hooked and within is False:
+                diverged.append(track)
+        if diverged:  # --layers auto: name the first divergent layer of these
+            t0 = time.perf_counter()
+            ref.run(keep_layers=True)
+            v.reference_seconds += time.perf_counter() - t0
+            for track in diverged:
+                if progress:
+                    progress(f"{sample.name}: {track.subject.name} ({v.bn}), per layer",
+                             step + len(v.tracks), total)
+                self._subject(track, v, ref, context, True, outputs=False)
+                track.hooked += 1
+        first = {o: (a, ref_labels[o]) for o, a in ref_out.items()}
+        return keep_ref if keep_ref is not None else first
+
+    def _subject(self, track: _Track, v: _Variant, ref: "_Reference", context, hooked: bool,
+                 outputs: bool = True) -> bool | None:
+        """One pass of a subject on one input: each layer compared in the hook as it
+        arrives (``hooked``), then (``outputs``) its outputs and predictions. Returns
+        whether the outputs are within tolerance (None when it failed)."""
+        i, inputs, ref_out, out_stats, ref_labels, decided = context
+        hook_seconds = [0.0]
+
+        def on_layer(name, tops):
+            if name not in v.index or name not in ref.layers:
+                return  # e.g. OpenCV's BatchNorm half of a rewritten BN
+            c0 = time.perf_counter()
+            track.seen.add(name)
+            ref_tops = ref.layers[name]
+            for k, top in enumerate(list(tops)[:len(ref_tops)]):
+                d = M.compare(top, ref_tops[k], ref.stat(name, k))
+                track.layers.setdefault((name, k), M.Diff()).add(d, i)
+            hook_seconds[0] += time.perf_counter() - c0
+
+        t0 = time.perf_counter()
+        try:
+            out = track.runner.forward(inputs, on_layer=on_layer if hooked else None)
+            t1 = time.perf_counter()
+            within = (self._outputs(track, i, out, ref_out, out_stats, ref_labels, decided)
+                      if outputs else None)
+        except Exception as exc:  # noqa: BLE001 - a runtime failing is its verdict
+            track.error = _message(exc)
+            track.seconds += time.perf_counter() - t0
+            return None
+        elapsed = time.perf_counter() - t0
+        track.seconds += elapsed
+        track.forward_seconds += (t1 - t0) - hook_seconds[0]
+        return within
+
+    def _outputs(self, track: _Track, i, out, ref_out, out_stats, ref_labels, decided) -> bool:
+        """Compare the returned outputs and predictions; whether all are within tolerance."""
+        within = True
+        for o, ref in ref_out.items():
+            got = out.get(o)
+            if got is None:
+                d = M.Diff(max_abs=math.inf, max_rel=math.inf, problem="not returned")
+            else:
+                d = M.compare(got, ref, out_stats[o])
+            within = within and d.within(self.opt.rtol)
+            track.outputs.setdefault(o, M.Diff()).add(d, i)
+            if ref_labels[o] is not None and got is not None and d.problem is None:
+                labels = M.labels_of(got)
+                track.agreement.setdefault(o, M.Agreement(ref.shape[1])).add(
+                    ref_labels[o], labels, decided.get(o))
+                if self.opt.visuals and o == next(iter(ref_labels)):
+                    track.labels[i] = _small(labels)
+        return within
+
+    # -- the report ------------------------------------------------------------------------
+    def _report(self, variants: list[_Variant], samples, shapes, seconds: float) -> dict:
+        net = self.net
+        rtol = self.opt.rtol
+        out_variants, problems, firsts = [], [], []
+        for v in variants:
+            subjects = []
+            for track in v.tracks:
+                entry = _subject_entry(track, v, rtol)
+                fd = entry["first_divergence"]
+                if fd is not None and isinstance(fd.get("image"), int):
+                    fd["image"] = samples[fd["image"]].name
+                subjects.append(entry)
+                if entry["verdict"] == "error":
+                    problems.append({"runtime": entry["name"], "bn": v.bn,
+                                     "file": entry["file"], "message": entry["message"]})
+                if entry["first_divergence"] is not None:
+                    firsts.append((len(out_variants), entry["first_divergence"]["index"],
+                                   len(subjects), dict(entry["first_divergence"],
+                                                       runtime=entry["name"], bn=v.bn)))
+            fold = None
+            if v.fold:
+                fold = {"against": variants[0].bn,
+                        "outputs": {o: dict(d.as_dict(), within=d.within(rtol),
+                                            **(v.fold_agreement[o].as_dict()
+                                               if o in v.fold_agreement else {}))
+                                    for o, d in v.fold.items()}}
+                fold["verdict"] = "pass" if all(d.within(rtol) for d in v.fold.values()) else "fail"
+            out_variants.append({
+                "bn": v.bn, "rgb": self.opt.rgb, "layers": len(v.net.layers),
+                "notes": v.notes,
+                "reference": {"runtime": "numpy", "seconds": round(v.reference_seconds, 3)},
+                "fold_check": fold,
+                "layer_names": [{"index": i, "name": layer.name, "type": layer.type,
+                                 "tops": list(layer.tops)} for i, layer in enumerate(v.net.layers)],
+                "subjects": subjects,
+            })
+        verdicts = [s["verdict"] for v in out_variants for s in v["subjects"]]
+        folds_ok = all(v["fold_check"] is None or v["fold_check"]["verdict"] == "pass"
+                       for v in out_variants)
+        verdict = "pass" if folds_ok and all(x in ("pass", "skipped") for x in verdicts) else "fail"
+        first = min(firsts, key=lambda f: f[:3])[3] if firsts else None
+        classes = _classes(net)
+        from .palettes import palette_name
+
+        return {
+            "schema": SCHEMA,
+            "convertkit": __version__,
+            "verdict": verdict,
+            "first_divergence": first,
+            "rtol": rtol,
+            "model": {
+                "name": net.name or None,
+                "prototxt": net.prototxt_path,
+                "caffemodel": net.caffemodel_path,
+                "inputs": {n: list(s) for n, s in shapes.items()},
+                "outputs": list(net.outputs),
+                "layers": len(net.layers),
+                "params": net.num_params,
+                "classes": classes,
+                "palette": palette_name(classes),
+            },
+            "source": {
+                "mode": ("direct" if self.opt.direct else
+                         "converted" if self.opt.converted is not None else "fresh-conversion"),
+                "directory": str(self.opt.converted) if self.opt.converted is not None else None,
+                "formats": list(self.formats),
+                "mapping": self.opt.mapping,
+            },
+            "runtimes": list(self.runtimes),
+            "inputs": [{"name": s.name, "path": s.path, "preprocess": s.preprocess,
+                        "shape": {n: list(a.shape) for n, a in s.arrays.items()}}
+                       for s in samples],
+            "variants": out_variants,
+            "problems": problems,
+            "notes": list(dict.fromkeys(self.notes)),
+            "seconds": round(seconds, 3),
+        }
+
+    def _visuals(self, variants: list[_Variant], samples) -> dict:
+        return {
+            "pictures": [_small(s.picture) if s.picture is not None else None for s in samples],
+            "variants": [{"bn": v.bn, "reference": v.ref_labels,
+                          "subjects": [{"name": t.subject.name, "labels": t.labels}
+                                       for t in v.tracks]} for v in variants],
+        }
+
+
+def _subject_entry(track: _Track, v: _Variant, rtol: float) -> dict:
+    """One subject's part of the report."""
+    s = track.subject
+    entry = {
+        "name": s.name, "runtime": s.runtime, "format": s.fmt,
+        "file": str(s.path) if s.path is not None else None,
+        "per_layer": track.per_layer if track.error is None and track.skipped is None else None,
+        "verdict": "pass", "message": None, "first_divergence": None, "worst": None,
+        "outputs": {}, "layers": [], "blobs": [], "notes": list(dict.fromkeys(track.notes)),
+        "seconds": round(track.seconds + track.open_seconds, 3),
+        "open_seconds": round(track.open_seconds, 3),
+        "forward_seconds": round(track.forward_seconds, 3),
+        "convert_seconds": round(track.convert_seconds, 3) if track.convert_seconds else None,
+    }
+    if track.skipped is not None:
+        entry.update(verdict="skipped", message=track.skipped)
+        return entry
+    if track.error is not None:
+        entry.update(verdict="error", message=track.error)
+        return entry
+    for o, d in track.outputs.items():
+        item = dict(d.as_dict(), within=d.within(rtol))
+        if o in track.agreement:
+            item.update(track.agreement[o].as_dict())
+        entry["outputs"][o] = item
+    rows = []
+    net = v.net
+    if track.per_layer and not track.hooked:
+        entry["notes"].append("outputs within tolerance: layers not compared (--layers auto)")
+    entry["layers_compared"] = ("all" if track.per_layer and track.hooked == track.images
+                                else "where outputs diverged" if track.per_layer and track.hooked
+                                else "none")
+    if track.per_layer and track.hooked:
+        for i, layer in enumerate(net.layers):
+            diffs = [track.layers[(layer.name, k)] for k in range(len(layer.tops))
+                     if (layer.name, k) in track.layers]
+            if not diffs:
+                rows.append({"index": i, "name": layer.name, "type": layer.type, "compared": False})
+                continue
+            d = M.Diff()
+            for part in diffs:
+                d.add(part, part.worst_image)
+            rows.append(dict({"index": i, "name": layer.name, "type": layer.type,
+                              "compared": True}, **d.as_dict(), within=d.within(rtol),
+                             image=d.worst_image))
+        entry["layers"] = rows
+        writer = {}
+        for i, layer in enumerate(net.layers):
+            for k, top in enumerate(layer.tops):
+                writer[top] = (i, layer.name, k)
+        for blob, (i, lname, k) in writer.items():
+            d = track.layers.get((lname, k))
+            if d is not None:
+                entry["blobs"].append(dict({"name": blob, "writer": lname, "index": i},
+                                           **d.as_dict(), within=d.within(rtol)))
+        missing = [r["name"] for r in rows if not r["compared"]]
+        if missing:
+            entry["notes"].append(f"{len(missing)} layers not reported by this runtime: "
+                                  + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+        bad = [r for r in rows if r["compared"] and not r["within"]]
+        if bad:
+            r = bad[0]
+            entry["first_divergence"] = {"layer": r["name"], "type": r["type"], "index": r["index"],
+                                         "max_rel": r["max_rel"], "image": r["image"],
+                                         "outputs_only": False}
+        compared = [r for r in rows if r["compared"]]
+        if compared:
+            worst = max(compared, key=lambda r: _key(r["max_rel"]))
+            entry["worst"] = {"layer": worst["name"], "max_rel": worst["max_rel"]}
+    else:
+        writer = {}
+        for i, layer in enumerate(net.layers):
+            for top in layer.tops:
+                writer[top] = (i, layer)
+        bad = [o for o, d in track.outputs.items() if not d.within(rtol)]
+        for o, d in track.outputs.items():
+            i, layer = writer.get(o, (len(net.layers) - 1, net.layers[-1]))
+            entry["blobs"].append(dict({"name": o, "writer": layer.name, "index": i},
+                                       **d.as_dict(), within=d.within(rtol)))
+        if bad:
+            i, layer = writer.get(bad[0], (len(net.layers) - 1, net.layers[-1]))
+            d = track.outputs[bad[0]]
+            entry["first_divergence"] = {"layer": layer.name, "type": layer.type, "index": i,
+                                         "max_rel": M._num(d.max_rel), "image": d.worst_image,
+                                         "outputs_only": True}
+        if track.outputs:
+            o, d = max(track.outputs.items(), key=lambda kv: _key(kv[1].max_rel))
+            entry["worst"] = {"layer": writer.get(o, (0, net.layers[-1]))[1].name,
+                              "max_rel": M._num(d.max_rel)}
+    if track.param_rel:
+        entry["params_max_rel"] = M._num(max(track.param_rel.values()))
+    if track.params_only:
+        entry["per_layer"] = False
+        entry["params_only"] = True
+        entry["params_identical"] = bool(getattr(track.runner, "identical", False))
+        if track.param_rel:
+            layer, rel = max(track.param_rel.items(), key=lambda kv: _key(kv[1]))
+            entry["worst"] = {"layer": layer, "max_rel": M._num(rel)}
+        for i, layer in enumerate(net.layers):
+            rel = track.param_rel.get(layer.name)
+            if rel is not None and not rel <= rtol:
+                entry["first_divergence"] = {"layer": layer.name, "type": layer.type, "index": i,
+                                             "max_rel": M._num(rel), "image": None,
+                                             "outputs_only": False, "params_only": True}
+                break
+    if entry["first_divergence"] is not None or any(not x["within"] for x in entry["outputs"].values()):
+        entry["verdict"] = "fail"
+    return entry
+
+
+def _key(x) -> float:
+    if isinstance(x, str):
+        return math.inf if x in ("inf", "nan") else -math.inf
+    return float(x)
+
+
+def _classes(net: Net) -> int | None:
+    """Classes of the first output that is a score map (N x C x ...), if any."""
+    try:
+        shapes = net.blob_shapes
+    except ConvertError:
+        return None
+    for o in net.outputs:
+        s = shapes.get(o)
+        if s is not None and len(s) >= 2 and s[1] > 1:
+            return int(s[1])
+    return None
+
+
+def _small(a: np.ndarray | None) -> np.ndarray | None:
+    """A label map (N x H x W or H x W) or a picture (H x W x 3), nearest-neighbour
+    subsampled so that its longer side is at most REPORT_SIDE."""
+    if a is None:
+        return None
+    if a.ndim == 3 and a.shape[-1] != 3:
+        a = a[0]
+    h, w = a.shape[:2]
+    step = max(1, math.ceil(max(h, w) / REPORT_SIDE))
+    if step == 1:
+        return np.ascontiguousarray(a)
+    ys = np.minimum(np.arange(0, h, step) + step // 2, h - 1)
+    xs = np.minimum(np.arange(0, w, step) + step // 2, w - 1)
+    return np.ascontiguousarray(a[ys][:, xs])
+
+
+#: Longest message kept for one subject (a file of another architecture can make a
+#: framework list thousands of keys).
+MESSAGE_CHARS = 1500
+
+
+def _message(exc: BaseException) -> str:
+    """One line for a subject's error: ConvertErrors as they read (file first), other
+    exceptions as "Type: first line"; whitespace collapsed, at most MESSAGE_CHARS."""
+    if isinstance(exc, ConvertError):
+        text = str(exc)
+    else:
+        lines = str(exc).strip().splitlines()
+        text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return shorten(" ".join(text.split()), MESSAGE_CHARS)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a clause boundary before ``limit`` characters, saying how much
+    was left out."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("; ", 0, limit)
+    cut = cut if cut > limit // 2 else limit
+    return f"{text[:cut]} ... [{len(text) - cut} more characters]"

@@ -1,0 +1,459 @@
+"""``convertkit verify``: metrics, every kind of converted file run against the numpy
+reference, the first divergent layer named exactly, bad files turned into verdicts,
+bad input into exit code 2."""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convertkit
+from convertkit import convert as conv
+from convertkit import runtime
+from convertkit.cli import main
+from convertkit.mapping import load_table
+from convertkit.verify import Options, Verifier, metrics as M, samples_from_images
+from convertkit.verify.subjects import discover, format_of
+from convertkit.verify.weights import read_arrays, read_back
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "fixtures" / "models" / "icnet_small"
+PROTO, WEIGHTS = SMALL / "icnet.prototxt", SMALL / "icnet.caffemodel"
+IMAGE = ROOT / "fixtures" / "images" / "chelsea.png"
+FAST = "torch,safetensors,onnx,npz,npy,h5"
+
+
+def needs(*names):
+    missing = [n for n in names if n not in runtime.installed_runtimes()]
+    if missing:
+        pytest.skip(f"runtime(s) not installed here: {', '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def net():
+    return convertkit.load(PROTO, WEIGHTS)
+
+
+def converted(net, out_dir: Path, formats: str, bn: str = "keep") -> Path:
+    """``convertkit convert`` of the small ICNet (prepared for ``bn``) into out_dir."""
+    vnet, _ = conv.prepare(net, bn=bn)
+    outputs = conv.plan_outputs(formats.split(","), out_dir, "icnet", inputs=[], force=True)
+    conv.convert(vnet, outputs, meta={"bn": bn})
+    return out_dir
+
+
+@pytest.fixture(scope="module")
+def fast_dir(net, tmp_path_factory):
+    needs("torch", "onnx")
+    return converted(net, tmp_path_factory.mktemp("converted"), FAST)
+
+
+def verify_json(args, capsys):
+    rc = main(["verify", str(PROTO), str(WEIGHTS), "--image", str(IMAGE), "-q", "--json"] + args)
+    out = capsys.readouterr()
+    assert rc in (0, 1), out.err
+    report = json.loads(out.out)
+    assert rc == (0 if report["verdict"] == "pass" else 1)
+    return rc, report
+
+
+def subjects(report, bn="keep"):
+    return {s["name"]: s for v in report["variants"] if v["bn"] == bn for s in v["subjects"]}
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+def test_compare_metrics_exact_values():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((1, 3, 40, 50)).astype(np.float32)
+    assert M.compare(ref.copy(), ref).max_rel == 0.0
+    got = ref.copy()
+    got[0, 1, 2, 3] += 0.5
+    d = M.compare(got, ref)
+    scale = float(np.abs(ref).max())
+    assert d.max_abs == pytest.approx(0.5, rel=1e-6)
+    assert d.max_rel == pytest.approx(0.5 / scale, rel=1e-6)
+    assert d.mean_abs == pytest.approx(0.5 / ref.size, rel=1e-4)
+    cos = float(np.dot(got.ravel().astype(np.float64), ref.ravel())
+                / np.linalg.norm(got.astype(np.float64)) / np.linalg.norm(ref.astype(np.float64)))
+    assert d.cosine == pytest.approx(cos, abs=1e-6)
+    assert not d.within(1e-4) and d.within(1.0)
+
+
+def test_compare_large_blobs_in_chunks_and_threads():
+    """Over PARALLEL_MIN elements the work is split; the result is the same."""
+    rng = np.random.default_rng(1)
+    ref = rng.standard_normal(M.PARALLEL_MIN * 2 + 12345).astype(np.float32)
+    got = ref + np.float32(1e-3) * rng.standard_normal(ref.size).astype(np.float32)
+    got[-1] = ref[-1] + 7.0  # the worst element in the last, partial chunk
+    d = M.compare(got, ref)
+    diff = np.abs(got.astype(np.float64) - ref)
+    assert d.max_abs == pytest.approx(diff.max(), rel=1e-6)
+    assert d.mean_abs == pytest.approx(diff.mean(), rel=1e-4)
+    assert M.ref_stats(ref).max_abs == pytest.approx(np.abs(ref).max())
+
+
+def test_compare_reports_shape_mismatch_and_nan():
+    ref = np.ones((1, 2, 3, 3), np.float32)
+    d = M.compare(np.ones((1, 2, 3, 4), np.float32), ref)
+    assert d.max_rel == float("inf") and "shape 1x2x3x4" in d.problem
+    bad = ref.copy()
+    bad[0, 0, 0, 0] = np.nan
+    d = M.compare(bad, ref)
+    assert not d.within(1.0) and d.problem == "NaN or infinite values"
+    assert d.as_dict()["max_rel"] == "inf"
+
+
+def test_agreement_and_per_class_iou():
+    ref = np.array([[0, 0, 1, 1], [2, 2, 1, 1]])
+    got = np.array([[0, 1, 1, 1], [2, 2, 1, 1]])
+    a = M.Agreement(3)
+    a.add(ref, got)
+    assert a.agreement == 7 / 8
+    assert a.iou() == {0: 0.5, 1: 0.8, 2: 1.0}
+    logits = np.zeros((1, 3, 1, 2), np.float32)
+    logits[0, :, 0, 0] = [1.0, 0.0, 0.0]
+    logits[0, :, 0, 1] = [0.5, 0.50001, 0.0]
+    assert M.decided_mask(logits, 1e-3).tolist() == [[[True, False]]]
+
+
+# -- runtimes and files that agree -------------------------------------------------------------
+
+def test_direct_runtimes_agree_on_every_layer(net):
+    needs("opencv", "torch", "onnx")
+    samples = samples_from_images(net, [IMAGE])
+    result = Verifier(net, Options(direct=True, runtimes=["opencv", "torch", "onnx"])).run(samples)
+    r = result.report
+    assert r["schema"] == "convertkit.verify/1"
+    assert r["verdict"] == "pass" and r["first_divergence"] is None and result.exit_code == 0
+    subs = subjects(r)
+    assert set(subs) == {"opencv", "torch", "onnx"}
+    for s in subs.values():
+        assert s["per_layer"] and s["verdict"] == "pass"
+        assert len(s["layers"]) == len(net.layers)
+        assert all(row["compared"] and row["within"] for row in s["layers"])
+        assert {b["name"] for b in s["blobs"]} == set(net.blob_names) - set(net.inputs)
+        out = s["outputs"]["conv6_interp"]
+        assert out["argmax_agreement"] >= 0.9999 and out["within"]
+        assert 0 < out["max_rel"] <= 1e-4
+
+
+def test_converted_files_each_run_per_layer(fast_dir, capsys):
+    rc, r = verify_json(["--converted", str(fast_dir)], capsys)
+    subs = subjects(r)
+    names = {"torch[icnet.pt]", "torch[icnet.safetensors]", "onnx[icnet.onnx]",
+             "numpy[icnet.npz]", "numpy[icnet.npy]", "numpy[icnet.h5]"}
+    assert names <= set(subs)
+    for name in names:
+        assert subs[name]["verdict"] == "pass", subs[name]
+        assert Path(subs[name]["file"]).parent == fast_dir
+    for name in ("torch[icnet.pt]", "torch[icnet.safetensors]", "onnx[icnet.onnx]"):
+        assert subs[name]["per_layer"] and subs[name]["layers_compared"] == "all"
+    # The weight files hold the caffemodel's values bit for bit: their numpy run would
+    # be the reference run itself, so the params are what is compared.
+    for name in ("numpy[icnet.npz]", "numpy[icnet.npy]", "numpy[icnet.h5]"):
+        assert subs[name]["params_only"] and subs[name]["params_identical"]
+        assert subs[name]["worst"]["max_rel"] == 0
+    assert r["source"]["mode"] == "converted" and rc == 0
+
+
+def test_fresh_conversion_is_the_default(capsys):
+    needs("torch", "onnx")
+    rc, r = verify_json(["--formats", "torch,onnx,npz", "--runtimes", "numpy,torch,onnx"], capsys)
+    assert rc == 0 and r["source"]["mode"] == "fresh-conversion"
+    assert set(subjects(r)) == {"torch[icnet.pt]", "onnx[icnet.onnx]", "numpy[icnet.npz]"}
+    assert all(s["convert_seconds"] is not None for s in subjects(r).values())
+
+
+def test_bn_both_checks_each_variant_and_the_fold(net):
+    needs("onnx")
+    samples = samples_from_images(net, [IMAGE])
+    r = Verifier(net, Options(direct=True, bn="both", runtimes=["onnx"])).run(samples).report
+    assert [v["bn"] for v in r["variants"]] == ["keep", "merge"]
+    keep, merge = r["variants"]
+    assert merge["layers"] < keep["layers"]  # BN layers folded away
+    assert merge["fold_check"]["verdict"] == "pass"
+    assert merge["fold_check"]["outputs"]["conv6_interp"]["argmax_agreement"] >= 0.999
+    assert r["verdict"] == "pass"
+
+
+def test_tf_checkpoint_and_keras_weights(net, tmp_path, capsys):
+    needs("tf")
+    d = converted(net, tmp_path, "tf,keras-weights")
+    rc, r = verify_json(["--converted", str(d), "--runtimes", "tf"], capsys)
+    subs = subjects(r)
+    assert subs["tf[icnet.ckpt]"]["verdict"] == "pass" and subs["tf[icnet.ckpt]"]["per_layer"]
+    assert subs["tf[icnet.weights.h5]"]["verdict"] == "pass"
+    assert subs["tf[icnet.weights.h5]"]["per_layer"]
+    assert rc == 0
+
+
+def test_standalone_models_compare_outputs(net, tmp_path, capsys):
+    """.pt2, SavedModel and .keras run on their own: their outputs are compared."""
+    needs("torch", "tf")
+    d = converted(net, tmp_path, "pt2,savedmodel,keras")
+    rc, r = verify_json(["--converted", str(d), "--runtimes", "torch,tf"], capsys)
+    subs = subjects(r)
+    for name in ("torch[icnet.pt2]", "tf[icnet.savedmodel]", "tf[icnet.keras]"):
+        assert subs[name]["verdict"] == "pass", subs[name]
+        assert subs[name]["per_layer"] is False
+        assert subs[name]["outputs"]["conv6_interp"]["argmax_agreement"] >= 0.9999
+    assert rc == 0
+
+
+# -- the first divergence, named exactly --------------------------------------------------------
+
+@pytest.mark.parametrize("layers", ["all", "auto"])
+def test_corrupt_bn_running_var_is_named_for_torch_only(fast_dir, tmp_path, capsys, layers):
+    """With --layers auto, only the runtime whose outputs diverge is run again with
+    every layer compared; the layer named is the same."""
+    import torch
+
+    d = tmp_path / "bad"
+    d.mkdir()
+    for f in ("icnet.pt", "icnet.onnx", "icnet.npz"):
+        shutil.copy(fast_dir / f, d / f)
+    state = torch.load(d / "icnet.pt", weights_only=True)
+    state["conv3_1_1x1_reduce_bn.running_var"] *= 4
+    torch.save(state, d / "icnet.pt")
+    rc, r = verify_json(["--converted", str(d), "--layers", layers], capsys)
+    assert rc == 1 and r["verdict"] == "fail"
+    fd = r["first_divergence"]
+    assert (fd["layer"], fd["type"], fd["runtime"], fd["bn"]) == (
+        "conv3_1_1x1_reduce/bn", "BN", "torch[icnet.pt]", "keep")
+    subs = subjects(r)
+    assert subs["torch[icnet.pt]"]["first_divergence"]["layer"] == "conv3_1_1x1_reduce/bn"
+    assert subs["torch[icnet.pt]"]["verdict"] == "fail"
+    for name in ("opencv", "onnx[icnet.onnx]", "numpy[icnet.npz]"):
+        assert subs[name]["verdict"] == "pass", name
+    assert subs["torch[icnet.pt]"]["layers_compared"] == "all"
+    assert subs["onnx[icnet.onnx]"]["layers_compared"] == ("all" if layers == "all" else "none")
+    # Every layer before the BN (its convolution included) is still within tolerance.
+    rows = subs["torch[icnet.pt]"]["layers"]
+    index = fd["index"]
+    assert all(row["within"] for row in rows[:index]) and not rows[index]["within"]
+
+
+def test_folded_net_corruption_named_in_torch_and_onnx(net, tmp_path, capsys):
+    """BN merged into the convolutions: a corrupt folded weight is named as that
+    convolution, in the .pt and in the .onnx (whose own values are run)."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    needs("torch", "onnx")
+    d = converted(net, tmp_path, "torch,onnx", bn="merge")
+    state = torch.load(d / "icnet.pt", weights_only=True)
+    state["conv3_1_1x1_reduce.bias"] += 1.0
+    torch.save(state, d / "icnet.pt")
+    model = onnx.load(d / "icnet.onnx")
+    for init in model.graph.initializer:
+        if init.name == "conv4_2_3x3/weight":
+            w = numpy_helper.to_array(init) * np.float32(1.5)
+            init.CopyFrom(numpy_helper.from_array(w, init.name))
+    onnx.save(model, d / "icnet.onnx")
+    rc, r = verify_json(["--converted", str(d), "--bn", "merge"], capsys)
+    subs = subjects(r, "merge")
+    assert subs["torch[icnet.pt]"]["first_divergence"]["layer"] == "conv3_1_1x1_reduce"
+    assert subs["onnx[icnet.onnx]"]["first_divergence"]["layer"] == "conv4_2_3x3"
+    assert subs["opencv"]["verdict"] == "pass"
+    assert r["first_divergence"]["runtime"] == "torch[icnet.pt]" and rc == 1
+
+
+def test_corrupt_npz_value_named(fast_dir, tmp_path, capsys):
+    d = tmp_path / "npz"
+    d.mkdir()
+    arrays = dict(np.load(fast_dir / "icnet.npz"))
+    arrays["conv2_2_3x3/weight"] = arrays["conv2_2_3x3/weight"] * np.float32(-1)
+    np.savez(d / "icnet.npz", **arrays)
+    rc, r = verify_json(["--converted", str(d), "--runtimes", "numpy"], capsys)
+    s = subjects(r)["numpy[icnet.npz]"]
+    assert s["first_divergence"]["layer"] == "conv2_2_3x3" and rc == 1
+    assert s["params_max_rel"] == 2.0
+
+
+# -- files that do not fit: verdicts naming each one ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def other_arch(tmp_path_factory):
+    """PSPNet50 (another architecture) converted, to hand to a check of ICNet."""
+    needs("torch", "onnx")
+    from convertkit import zoo
+
+    _, p50 = zoo.make("pspnet50", input_size=97, width=0.125)
+    d = tmp_path_factory.mktemp("pspnet50")
+    outputs = conv.plan_outputs(["torch", "onnx", "npz"], d, "pspnet50", inputs=[], force=True)
+    conv.convert(p50, outputs)
+    return d
+
+
+def test_files_that_do_not_fit_are_named_never_a_crash(fast_dir, other_arch, tmp_path, capsys):
+    import torch
+
+    d = tmp_path / "mix"
+    d.mkdir()
+    for f in ("icnet.pt", "icnet.onnx", "icnet.npz", "icnet.safetensors"):  # truncated
+        data = (fast_dir / f).read_bytes()
+        (d / f"trunc_{f}").write_bytes(data[:len(data) // 3])
+    for f in ("pspnet50.pt", "pspnet50.onnx", "pspnet50.npz"):  # another architecture
+        shutil.copy(other_arch / f, d / f)
+    state = torch.load(fast_dir / "icnet.pt", weights_only=True)  # a wrong shape, a lost key
+    state["conv6_cls.weight"] = state["conv6_cls.weight"][:5]
+    del state["conv5_4_k1.weight"]
+    torch.save(state, d / "shapes.pt")
+    arrays = dict(np.load(fast_dir / "icnet.npz"))
+    del arrays["conv1_1_3x3_s2/weight"]
+    np.savez(d / "missing.npz", **arrays)
+    (d / "notes.bin").write_bytes(b"\x00\x01")
+    rc, r = verify_json(["--converted", str(d)], capsys)
+    assert rc == 1 and r["verdict"] == "fail"
+    subs = subjects(r)
+    problems = {p["runtime"]: p["message"] for p in r["problems"]}
+    expect = {
+        "torch[trunc_icnet.pt]": "cannot read a state_dict",
+        "onnx[trunc_icnet.onnx]": "cannot read it as ONNX",
+        "numpy[trunc_icnet.npz]": "cannot read it as npz",
+        "torch[trunc_icnet.safetensors]": "cannot read a state_dict",
+        "torch[pspnet50.pt]": "does not fit the net",
+        "onnx[pspnet50.onnx]": "input 'data' is Nx3x97x97, the net needs Nx3x193x385",
+        "numpy[pspnet50.npz]": "is 8x3x3x3, the net needs 4x3x3x3",
+        "torch[shapes.pt]": "1 missing: conv5_4_k1.weight",
+        "numpy[missing.npz]": "missing key 'conv1_1_3x3_s2/weight'",
+    }
+    for name, words in expect.items():
+        assert subs[name]["verdict"] == "error", name
+        assert words in problems[name], (name, problems[name])
+        assert str(d / subs[name]["file"].split("/")[-1]) in problems[name]  # names the file
+    assert "conv6_cls.weight (5x16x1x1, the net needs 19x16x1x1)" in problems["torch[shapes.pt]"]
+    assert subs["opencv"]["verdict"] == "pass"
+    assert "notes.bin: not a converted model file (ignored)" in r["notes"]
+
+
+def test_bn_hint_when_files_are_of_the_other_variant(net, tmp_path, capsys):
+    needs("torch")
+    d = converted(net, tmp_path, "safetensors", bn="merge")
+    rc, r = verify_json(["--converted", str(d), "--runtimes", "torch"], capsys)
+    msg = subjects(r)["torch[icnet.safetensors]"]["message"]
+    assert "converted with --bn merge: verify with --bn merge" in msg and rc == 1
+
+
+def test_npy_pickles_are_read_without_running_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": ()})
+    pickle.dump(np.array({"conv": {"weight": Evil()}}, dtype=object), buf, protocol=4)
+    (tmp_path / "evil.npy").write_bytes(buf.getvalue())
+    with pytest.raises(convertkit.ConvertError, match="refusing to load builtins.print"):
+        read_arrays(tmp_path / "evil.npy", "npy")
+
+
+def test_weight_files_of_any_permutation_table_are_read_back(net):
+    """The tf table stores convolutions HWIO: the probes invert it exactly. A table
+    with a graph pass (hellochick-tf) computes values: arrays are compared instead."""
+    table = load_table("tf")
+    arrays = {t.key: t.array for t in table.resolve(net)}
+    back = read_back(net, arrays, table, None)
+    assert not back.problems and back.net is not None
+    for a, b in zip(net.layers, back.net.layers):
+        for p, q in zip(a.params, b.params):
+            np.testing.assert_array_equal(p, q)
+    hello = load_table("hellochick-tf")
+    arrays = {t.key: t.array for t in hello.resolve(net, fmt="npy")}
+    back = read_back(net, arrays, hello, "npy")
+    assert back.net is None and not back.invertible and not back.problems
+    assert max(back.param_rel.values()) == 0
+
+
+# -- bad input: exit code 2, one line -----------------------------------------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (["--image", "nope.png"], "nope.png: image not found"),
+    (["--image", str(PROTO)], "is a text file"),
+    (["--runtimes", "caffe"], "unknown runtime(s) caffe"),
+    (["--converted", "no/such/dir"], "no/such/dir: --converted: directory not found"),
+    (["--converted", ".", "--direct"], "--converted and --direct exclude each other"),
+    (["--converted", ".", "--bn", "both"], "--converted holds files of one BN variant"),
+    (["--rtol", "-1", "--direct"], "--rtol must be a positive number"),
+    (["--formats", "docx"], "unknown format(s) docx"),
+    (["--direct", "--runtimes", "numpy"], "nothing to compare with the numpy reference"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, words, capsys):
+    rc = main(["verify", str(PROTO), str(WEIGHTS)] + args + ["-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("convertkit: error: "), err
+    assert words in err[0]
+
+
+def test_an_empty_converted_directory_is_bad_input(tmp_path, capsys):
+    (tmp_path / "README.md").write_text("nothing here")
+    rc = main(["verify", str(PROTO), str(WEIGHTS), "--converted", str(tmp_path), "-q"])
+    assert rc == 2 and "holds no converted model files" in capsys.readouterr().err
+
+
+def test_report_is_refused_before_work_when_it_exists(tmp_path, capsys):
+    needs("onnx")
+    args = ["verify", str(PROTO), str(WEIGHTS), "--image", str(IMAGE), "--direct",
+            "--runtimes", "onnx", "-q", "--report", str(tmp_path / "rep")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"report: {tmp_path / 'rep' / 'report.html'}" in out
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["report.html", "report.json",
+                                                                    "report.md"]
+    before = (tmp_path / "rep" / "report.json").read_bytes()
+    assert main(args) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert (tmp_path / "rep" / "report.json").read_bytes() == before
+    assert main(args + ["--force"]) == 0
+
+
+def test_input_array_and_json_written(tmp_path, capsys):
+    needs("onnx")
+    x = np.random.default_rng(0).uniform(-100, 100, (1, 3, 193, 385)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    rc = main(["verify", str(PROTO), str(WEIGHTS), "--input", str(tmp_path / "x.npy"), "--direct",
+               "--runtimes", "onnx", "--json", "--report", str(tmp_path / "r")])
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert rc == 0 and report["inputs"][0]["name"] == "x.npy" and out.err == ""
+    assert report["written"][0].endswith("report.json")
+    on_disk = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert on_disk["verdict"] == report["verdict"] and on_disk["schema"] == report["schema"]
+
+
+def test_discover_recognises_every_convert_output(net, tmp_path):
+    names = ["a.pt", "a.safetensors", "a.pt2", "a.onnx", "a.ckpt.index", "a.ckpt.data-00000-of-00001",
+             "a.weights.h5", "a.keras", "a.npz", "a.npy", "a.h5", "a.prototxt", "x.bin"]
+    for n in names:
+        (tmp_path / n).write_bytes(b"")
+    (tmp_path / "a.savedmodel").mkdir()
+    found, notes = discover(tmp_path)
+    assert [(f, p.name) for f, p in found] == [
+        ("torch", "a.pt"), ("safetensors", "a.safetensors"), ("pt2", "a.pt2"), ("onnx", "a.onnx"),
+        ("tf", "a.ckpt.index"), ("keras-weights", "a.weights.h5"), ("savedmodel", "a.savedmodel"),
+        ("keras", "a.keras"), ("npz", "a.npz"), ("npy", "a.npy"), ("h5", "a.h5")]
+    assert notes == ["x.bin: not a converted model file (ignored)"]
+    assert format_of(tmp_path / "a.weights.h5") == "keras-weights"
+
+
+def test_a_runtime_not_installed_is_skipped_or_an_error_when_named(monkeypatch, net):
+    from convertkit.runtime import base
+    from convertkit.verify.pipeline import select_runtimes
+
+    fake = base.RuntimeInfo("fake", "nowhere:Fake", ("no_such_module_ck",), "fake", "a test")
+    monkeypatch.setitem(base._RUNTIMES, "fake", fake)
+    chosen, notes = select_runtimes(None)
+    assert "fake" not in chosen and "numpy" in chosen
+    assert "runtime fake skipped: not installed (pip install 'convertkit[fake]')" in notes
+    with pytest.raises(convertkit.ConvertError, match=r"pip install 'convertkit\[fake\]'"):
+        select_runtimes(["numpy", "fake"])
+    verifier = Verifier(net, Options(direct=True))  # the report carries these notes
+    assert "fake" not in verifier.runtimes
+    assert "runtime fake skipped: not installed (pip install 'convertkit[fake]')" in verifier.notes
