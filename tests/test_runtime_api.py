@@ -113,3 +113,16 @@ def test_cli_runtime_options_are_checked(tmp_path, capsys):
     assert main(args + ["--runtime", "onnx", "--half"]) == 2
     assert "--device and --half apply to the torch runtime" in capsys.readouterr().err
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_torch_runs_the_bn_folded_net_when_only_outputs_are_asked_for(net):
+    pytest.importorskip("torch")
+    x = rand(net.inputs["data"], seed=8) * 40
+    ref = runtime.create("numpy", net).forward({"data": x})["conv6_interp"]
+    rt = runtime.create("torch", net)
+    out = rt.forward({"data": x})["conv6_interp"]
+    assert [k[1] for k in rt._modules] == [True]  # the folded module ran
+    assert_close(out, ref, what="fused")
+    rt.forward({"data": x}, on_layer=lambda n, t: None)  # per-layer outputs: BN kept
+    assert sorted(k[1] for k in rt._modules) == [False, True]
+    assert not runtime.create("torch", net, fuse=False)._fused

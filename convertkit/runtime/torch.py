@@ -66,8 +66,16 @@ class TorchRuntime(Runtime):
     name = "torch"
 
     def __init__(self, net: Net, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 state_dict: str | Path | None = None):
+                 state_dict: str | Path | None = None, fuse: bool = True):
         super().__init__(net)
+        #: For passes that ask only for blobs the BN-folded net also has, and no
+        #: per-layer outputs: run that net (fold_batchnorm), one op less per BN.
+        self._fused: Net | None = None
+        if fuse and state_dict is None and any(l.impl.normalizes() for l in net.layers):
+            from ..passes.batchnorm import fold_batchnorm
+
+            self._fused = fold_batchnorm(net)[0]
+            self._fused_names = set(self._fused.blob_names)
         try:
             self.device = torch.device(device)
             torch.empty(0, device=self.device)
@@ -77,18 +85,19 @@ class TorchRuntime(Runtime):
         self._state_file = state_dict
         self._modules: dict[tuple, CaffeModule] = {}
 
-    def module(self, shapes: Mapping[str, tuple] | None = None) -> CaffeModule:
+    def module(self, shapes: Mapping[str, tuple] | None = None, fused: bool = False) -> CaffeModule:
         """The module for these input shapes (built once per shape: Interp sizes and
-        pooling windows follow the plan)."""
-        plan = self.net.plan(shapes)
-        key = tuple(sorted(plan.inputs.items()))
+        pooling windows follow the plan); ``fused``: of the BN-folded net."""
+        net = self._fused if fused else self.net
+        plan = net.plan(shapes)
+        key = (tuple(sorted(plan.inputs.items())), fused)
         if key not in self._modules:
-            mod = CaffeModule(self.net, plan)
+            mod = CaffeModule(net, plan)
             if self._state_file is not None:
                 state = read_state_dict(self._state_file)
                 source = str(self._state_file)
             else:
-                state, source = state_dict_from_net(self.net), self.net.caffemodel_path
+                state, source = state_dict_from_net(net), net.caffemodel_path
             load_into(mod, state, source)
             # channels_last: oneDNN's convolutions then skip a layout reorder per call
             # (ICNet 1025x2049 on 2 cores: 1.16 s -> 0.92 s). Values are unchanged.
@@ -101,7 +110,9 @@ class TorchRuntime(Runtime):
         arrays = input_arrays(self.net, inputs)
         wanted = resolve_keep(self.net, keep)
         plan_for(self.net, arrays, wanted)
-        mod = self.module({n: a.shape for n, a in arrays.items()})
+        fused = (self._fused is not None and on_layer is None
+                 and all(w in self._fused_names for w in wanted))
+        mod = self.module({n: a.shape for n, a in arrays.items()}, fused)
 
         def to_numpy(t: torch.Tensor) -> np.ndarray:
             return t.detach().to("cpu", torch.float32).contiguous().numpy()
