@@ -164,6 +164,11 @@ class LayerImpl:
         the layer changes the channel axis)."""
         return None
 
+    def ties_channels(self) -> bool:
+        """True when output channel c is made of channel c of every bottom (Eltwise):
+        pruning must remove the same channels from all of them."""
+        return False
+
     def channel_roles(self) -> tuple[str, ...]:
         """Learned params that hold one value per channel (reversed by channel flips)."""
         return ()

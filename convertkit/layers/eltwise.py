@@ -32,6 +32,9 @@ class Eltwise(LayerImpl):
     # EltwiseLayer::MinBottomBlobs() == 2.
     num_bottoms = (2, None)
 
+    def ties_channels(self) -> bool:
+        return True
+
     def read_params(self, proto) -> EltwiseParams:
         ep = proto.eltwise_param
         return EltwiseParams(

@@ -73,8 +73,7 @@ def channel_groups(net: Net, keep: set[str]) -> tuple[dict[str, Group], dict]:
             uf.find(v)
         if impl.weight_axes() is not None:
             continue  # a new group starts at its output
-        if layer.type == "Eltwise" or (impl.channel_map() and len(layer.bottoms) == 1) \
-                or layer.type == "Split":
+        if impl.ties_channels() or (impl.channel_map() and len(layer.bottoms) == 1):
             for v in ins + outs:
                 uf.union(ins[0], v)
     groups: dict[str, Group] = {}
@@ -106,7 +105,7 @@ def channel_groups(net: Net, keep: set[str]) -> tuple[dict[str, Group], dict]:
             if getattr(layer.hparams, "group", 1) != 1:
                 g_in.blocked.append(f"grouped {layer.type} '{layer.name}'")
             continue
-        if layer.type in ("Eltwise", "Split") or (impl.channel_map() and len(layer.bottoms) == 1):
+        if impl.ties_channels() or (impl.channel_map() and len(layer.bottoms) == 1):
             if impl.channel_roles() or layer.params:
                 group(outs[0]).passers.append(layer.name)
             continue
