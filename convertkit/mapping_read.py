@@ -213,14 +213,19 @@ class _Reader:
                                     "the name regex", line)
         return rule
 
-    def rule(self, raw: dict, i: int, shared: dict, formats: tuple) -> Rule:
-        line = self.header_line(r"\s*\[\[\s*rule\s*\]\]", i)
-        where = f"rule {i + 1}"
-        bad = set(raw) - self.RULE_KEYS
+    def open_table(self, kind: str, raw: dict, i: int, keys) -> tuple[str, int]:
+        """The ``i``-th ``[[kind]]`` table: where it is, and its fields checked."""
+        line = self.header_line(rf"\s*\[\[\s*{kind}\s*\]\]", i)
+        where = f"{kind} {i + 1}"
+        bad = set(raw) - keys
         if bad:
-            raise self.fail(f"{where}: unknown field(s) {', '.join(sorted(bad))} (rule fields: "
-                            f"{', '.join(sorted(self.RULE_KEYS))})", line)
+            raise self.fail(f"{where}: unknown field(s) {', '.join(sorted(bad))} ({kind} "
+                            f"fields: {', '.join(sorted(keys))})", line)
         self.check_types(raw, where, line)
+        return where, line
+
+    def rule(self, raw: dict, i: int, shared: dict, formats: tuple) -> Rule:
+        where, line = self.open_table("rule", raw, i, self.RULE_KEYS)
         rule = Rule(where=where, line=line)
         if "type" in raw:
             rule.types = tuple(_str_list(raw["type"]))
@@ -247,13 +252,7 @@ class _Reader:
         return self.common(raw, rule, shared, formats)
 
     def entry(self, raw: dict, i: int, shared: dict, formats: tuple) -> Rule:
-        line = self.header_line(r"\s*\[\[\s*entry\s*\]\]", i)
-        where = f"entry {i + 1}"
-        bad = set(raw) - self.ENTRY_KEYS
-        if bad:
-            raise self.fail(f"{where}: unknown field(s) {', '.join(sorted(bad))} (entry "
-                            f"fields: {', '.join(sorted(self.ENTRY_KEYS))})", line)
-        self.check_types(raw, where, line)
+        where, line = self.open_table("entry", raw, i, self.ENTRY_KEYS)
         if "layer" not in raw:
             raise self.fail(f"{where}: needs layer = \"<Caffe layer name>\"", line)
         rule = Rule(where=where, line=line, layer=str(raw["layer"]))
