@@ -98,6 +98,31 @@ def test_compare_large_blobs_in_chunks_and_threads():
     assert M.ref_stats(ref).max_abs == pytest.approx(np.abs(ref).max())
 
 
+@pytest.mark.parametrize("shape", [
+    (2, 3, 5, 7),                         # small: one thread, whole rows per block
+    (1, 24, 130, 700),                    # over PARALLEL_MIN: rows split over threads
+    (1, M.BLOCK // 8 + 3, 3, 9),          # a row wider than a block: column blocks
+    (3, 5, 1, 1),                         # 1 x 1: channels-last is also C order
+])
+def test_channels_last_views_compare_as_they_lie(shape):
+    """A runtime's NHWC memory seen as NCHW (PyTorch channels_last, TensorFlow) is
+    compared without a copy and gives what the same values in Caffe's order give."""
+    rng = np.random.default_rng(2)
+    ref = rng.standard_normal(shape).astype(np.float32)
+    got = ref + np.float32(1e-3) * rng.standard_normal(shape).astype(np.float32)
+    n, c, h, w = shape
+    got[n - 1, c // 2, h - 1, w // 2] += 5.0  # the worst element, deep in the last block
+    view = np.ascontiguousarray(got.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    assert np.array_equal(view, got)
+    a, b = M.compare(got, ref), M.compare(view, ref)
+    assert b.max_abs == a.max_abs and b.max_rel == a.max_rel
+    assert b.mean_abs == pytest.approx(a.mean_abs, rel=1e-5)
+    assert b.cosine == pytest.approx(a.cosine, abs=1e-7)
+    assert b.max_abs == pytest.approx(float(np.abs(got.astype(np.float64) - ref).max()), rel=1e-6)
+    if view.ndim == 4 and not view.flags.c_contiguous:
+        assert M._channels_last(view) is not None  # the copy-free path was taken
+
+
 def test_compare_reports_shape_mismatch_and_nan():
     ref = np.ones((1, 2, 3, 3), np.float32)
     d = M.compare(np.ones((1, 2, 3, 4), np.float32), ref)

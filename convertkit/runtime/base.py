@@ -10,6 +10,9 @@ in-place semantics: the value under a name is the last one written, as in pycaff
 ``net.blobs`` after a pass. ``on_layer(layer_name, tops)`` is called with each layer's
 own outputs right after it ran (before any later in-place layer changes them), so
 per-layer comparisons see a BN's output even when a ReLU overwrites it in place.
+They have Caffe's shapes but may be views of the framework's own memory in its own
+order (PyTorch's channels_last, TensorFlow's NHWC: ``a.flags.c_contiguous`` is then
+False), lent for the call: copy one (``np.ascontiguousarray``) to keep it.
 
 Runtimes whose framework is missing are still listed, with the pip extra that
 installs it; nothing is imported until a runtime is asked for.

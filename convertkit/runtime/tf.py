@@ -67,4 +67,4 @@ class TFRuntime(Runtime):
         if on_layer is not None:
             for layer in self.net.layers:
                 on_layer(layer.name, layers[layer.name])
-        return {w: blobs[w] for w in wanted}
+        return {w: np.ascontiguousarray(blobs[w]) for w in wanted}

@@ -9,7 +9,10 @@ Blobs are compared in chunks that stay in the CPU cache: one pass over the two a
 gives every metric, with no full-size temporary. Sums use BLAS dot products (exact
 enough for a report, and several times faster than numpy's pairwise ``sum``), and
 large blobs are split over threads (numpy releases the GIL), so comparing a runtime
-costs a fraction of its forward pass.
+costs a fraction of its forward pass. A runtime's channels-last activations (PyTorch's
+channels_last, TensorFlow's NHWC) arrive as N x C x H x W views of their own memory
+and are compared as they lie, against the reference transposed a cache-sized block
+at a time: no blob is ever copied into Caffe's layout whole.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ import numpy as np
 
 #: Elements per chunk: three float32 chunks (a, ref, difference) fit in a 1 MiB L2.
 CHUNK = 1 << 16
+#: Elements per transposed block of a channels-last comparison (1 MiB of float32).
+BLOCK = 1 << 18
 #: Blobs with at least this many elements are split over the worker threads.
 PARALLEL_MIN = 1 << 20
 
@@ -81,22 +86,71 @@ def _sums(x: np.ndarray, y: np.ndarray | None) -> tuple[float, float, float, flo
     return big, sabs, dd, xx
 
 
+def _combine(parts) -> tuple[float, float, float, float]:
+    big = 0.0
+    for r in parts:
+        if not r[0] <= big:  # also takes a NaN
+            big = r[0]
+    return (big, sum(r[1] for r in parts), sum(r[2] for r in parts),
+            sum(r[3] for r in parts))
+
+
+def _split(total: int, align: int = 1) -> list[tuple[int, int]]:
+    """``range(total)`` cut into one run per worker thread (multiples of ``align``)."""
+    step = -(-total // _threads())
+    step = -(-step // align) * align
+    return [(s, min(total, s + step)) for s in range(0, total, step)]
+
+
 def _parallel_sums(x: np.ndarray, y: np.ndarray | None) -> tuple[float, float, float, float]:
     pool = _pool()
     if pool is None or x.size < PARALLEL_MIN:
         return _sums(x, y)
-    parts = _threads()
-    step = -(-x.size // parts)
-    step = -(-step // CHUNK) * CHUNK
-    futures = [pool.submit(_sums, x[s:s + step], None if y is None else y[s:s + step])
-               for s in range(0, x.size, step)]
-    results = [f.result() for f in futures]
-    big = 0.0
-    for r in results:
-        if not r[0] <= big:
-            big = r[0]
-    return (big, sum(r[1] for r in results), sum(r[2] for r in results),
-            sum(r[3] for r in results))
+    futures = [pool.submit(_sums, x[s:e], None if y is None else y[s:e])
+               for s, e in _split(x.size, CHUNK)]
+    return _combine([f.result() for f in futures])
+
+
+def _channels_last(a: np.ndarray) -> np.ndarray | None:
+    """``a`` (N x C x H x W) as the N x H x W x C array its memory holds, when it is a
+    channels-last view (what PyTorch's channels_last and TensorFlow's NHWC tensors
+    give without a copy); else None."""
+    if a.ndim != 4:
+        return None
+    nhwc = a.transpose(0, 2, 3, 1)
+    return nhwc if nhwc.flags.c_contiguous else None
+
+
+def _row_sums(got: np.ndarray, ref: np.ndarray, start: int, stop: int
+              ) -> tuple[float, float, float, float]:
+    """``_sums`` of channels-last ``got`` (N x H x W x C) against the NCHW ``ref`` over
+    image rows ``start:stop`` (of N*H), a block of about BLOCK elements at a time
+    (whole rows, or columns of one row): each block of the reference is transposed
+    into a buffer that stays in the cache, so neither blob is copied whole."""
+    _, h, w, c = got.shape
+    rows = max(1, BLOCK // (w * c))
+    cols = w if rows > 1 else max(1, BLOCK // c)
+    buf = np.empty((min(rows, stop - start), min(cols, w), c), np.float32)
+    parts = []
+    row = start
+    while row < stop:
+        n, y = divmod(row, h)
+        k = min(rows, stop - row, h - y)
+        for x in range(0, w, cols):
+            block = buf[:k, :min(cols, w - x)]
+            np.copyto(block, ref[n, :, y:y + k, x:x + cols].transpose(1, 2, 0))
+            parts.append(_sums(got[n, y:y + k, x:x + cols].reshape(-1), block.reshape(-1)))
+        row += k
+    return _combine(parts)
+
+
+def _channels_last_sums(got: np.ndarray, ref: np.ndarray) -> tuple[float, float, float, float]:
+    rows = got.shape[0] * got.shape[1]
+    pool = _pool()
+    if pool is None or got.size < PARALLEL_MIN:
+        return _row_sums(got, ref, 0, rows)
+    futures = [pool.submit(_row_sums, got, ref, s, e) for s, e in _split(rows)]
+    return _combine([f.result() for f in futures])
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -196,7 +250,12 @@ def compare(got: np.ndarray, ref: np.ndarray, stats: RefStats | None = None) -> 
                     problem=f"shape {_shape(got.shape)}, the reference has {_shape(stats.shape)}")
     if stats.size == 0:
         return Diff()
-    big, sabs, dd, aa = _parallel_sums(_flat(got), _flat(ref))
+    ref = np.asarray(ref)
+    nhwc = _channels_last(got) if got.dtype == np.float32 and not got.flags.c_contiguous else None
+    if nhwc is not None and ref.dtype == np.float32 and ref.flags.c_contiguous:
+        big, sabs, dd, aa = _channels_last_sums(nhwc, ref)
+    else:
+        big, sabs, dd, aa = _parallel_sums(_flat(got), _flat(ref))
     d = Diff(max_abs=big, ref_max=stats.max_abs, sum_abs=sabs, count=stats.size,
              dot_dd=dd, dot_aa=aa, dot_rr=stats.sumsq)
     if not math.isfinite(big):

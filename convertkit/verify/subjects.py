@@ -164,7 +164,7 @@ class KerasNetRunner(Runner):
         blobs, layers = self.knet.run_all(arrays)
         for layer in self.knet.net.layers:
             on_layer(layer.name, layers[layer.name])
-        return {n: blobs[n] for n in self.knet.output_names}
+        return {n: np.ascontiguousarray(blobs[n]) for n in self.knet.output_names}
 
 
 def _open_keras_weights(subject: Subject, net: Net, shapes) -> Runner:

@@ -184,7 +184,11 @@ class KerasNet:
         return {n: out[n].numpy() for n in self.output_names}
 
     def run_all(self, arrays: Mapping[str, np.ndarray]) -> tuple[dict, dict]:
-        """(blob -> final value, layer -> its own outputs), all in Caffe layout."""
+        """(blob -> final value, layer -> its own outputs), all with Caffe's shapes.
+
+        4-D values are N x C x H x W views of TensorFlow's own NHWC buffers (shared
+        through DLPack, not copied): index them freely, or ``np.ascontiguousarray``
+        them for Caffe's memory layout."""
         fn = self._function("all")
         values = fn(self._feed(arrays))
         if not isinstance(values, (list, tuple)):
@@ -195,8 +199,8 @@ class KerasNet:
             if isinstance(i, str):
                 return np.asarray(arrays[i], np.float32)
             if i not in cache:
-                a = values[i].numpy()
-                cache[i] = np.ascontiguousarray(a.transpose(0, 3, 1, 2)) if a.ndim == 4 else a
+                a = _shared(values[i])
+                cache[i] = a.transpose(0, 3, 1, 2) if a.ndim == 4 else a
             return cache[i]
 
         where = self._all_index
@@ -340,6 +344,15 @@ def load_checkpoint(knet: KerasNet, prefix: str, table: str | object = "tf",
         return reader.get_tensor(t.key)
 
     return knet.load(resolve(knet.net, table, fmt), read, available=keys, source=str(prefix))
+
+
+def _shared(tensor) -> np.ndarray:
+    """A CPU tensor as a numpy array over the same memory (``.numpy()`` copies: 1.1 s
+    for the 1.7 GB of ICNet's layer outputs at 1025x2049)."""
+    try:
+        return np.from_dlpack(tensor)
+    except (AttributeError, TypeError, BufferError, RuntimeError):  # no DLPack here
+        return tensor.numpy()
 
 
 def build(net: Net, plan: ShapePlan | None = None, *, checkpoint: str | None = None,
