@@ -12,7 +12,8 @@ own outputs right after it ran (before any later in-place layer changes them), s
 per-layer comparisons see a BN's output even when a ReLU overwrites it in place.
 They have Caffe's shapes but may be views of the framework's own memory in its own
 order (PyTorch's channels_last, TensorFlow's NHWC: ``a.flags.c_contiguous`` is then
-False), lent for the call: copy one (``np.ascontiguousarray``) to keep it.
+False; ``np.ascontiguousarray`` gives Caffe's order). Each holds its memory, and no
+runtime writes into a layer's outputs later, so they may be kept after the call.
 
 Runtimes whose framework is missing are still listed, with the pip extra that
 installs it; nothing is imported until a runtime is asked for.
