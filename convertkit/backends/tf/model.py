@@ -351,7 +351,7 @@ def _shared(tensor) -> np.ndarray:
     for the 1.7 GB of ICNet's layer outputs at 1025x2049)."""
     try:
         return np.from_dlpack(tensor)
-    except (AttributeError, TypeError, BufferError, RuntimeError):  # no DLPack here
+    except (AttributeError, TypeError, ValueError, BufferError, RuntimeError):  # not shareable
         return tensor.numpy()
 
 
