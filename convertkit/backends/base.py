@@ -19,6 +19,7 @@ from typing import Any, Callable
 from ..errors import UnsupportedLayerError
 from ..graph import Layer, Net, ShapePlan
 from ..layers.base import Shape
+from ..layers.training_only import TRAINING_ONLY_TYPES
 
 
 @dataclass
@@ -55,6 +56,9 @@ class Backend:
         self.name = name
         self._handlers: dict[str, Handler] = {}
         self._refusals: dict[str, str] = {}
+        # What no framework runs: refused by every backend from the start.
+        self.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
+        self.refuse("Python", reason="a Python layer runs user code; convertkit refuses it at load")
 
     def register(self, *type_names: str) -> Callable[[Handler], Handler]:
         """Decorator: ``handler(ctx)`` expresses these Caffe types."""

@@ -16,12 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...layers.pooling import ave_divisor, pooled_size, trailing_padding
-from ...layers.training_only import TRAINING_ONLY_TYPES
 from ..base import Backend, Context
 
 BACKEND = Backend("onnx")
-
-BACKEND.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
 
 
 def _g(ctx: Context):
@@ -400,7 +397,6 @@ def interp(ctx: Context) -> None:
 
 # Other forks' layers ---------------------------------------------------------------------
 
-BACKEND.refuse("Python", reason="a Python layer runs user code; convertkit refuses it at load")
 BACKEND.refuse("DetectionOutput", reason="SSD's output size depends on the data (per-class "
                "NMS, then the best keep_top_k); run the net up to its loc/conf/prior blobs "
                "and decode with convertkit.layers.detection_output")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...graph import Layer
-from ...layers.training_only import TRAINING_ONLY_TYPES
 from ...proto import caffe_pb2
 from ..base import Backend, Context
 
@@ -40,8 +39,6 @@ BACKEND.refuse("Threshold", reason="OpenCV's Caffe importer has no Threshold lay
 BACKEND.refuse("ArgMax", reason="OpenCV's Caffe importer has no ArgMax layer")
 BACKEND.refuse("Upsample", reason="OpenCV's Caffe importer has no Upsample layer (neither "
                "SegNet's unpooling nor nearest-neighbour)")
-BACKEND.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
-BACKEND.refuse("Python", reason="a Python layer runs user code; convertkit refuses it at load")
 
 
 @BACKEND.register("Pooling")

@@ -54,7 +54,6 @@ _import_tensorflow_quietly()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ...layers.training_only import TRAINING_ONLY_TYPES  # noqa: E402
 from ..base import Backend, Context  # noqa: E402
 from . import layers as L  # noqa: E402
 
@@ -91,8 +90,6 @@ def _multi(layer: keras.layers.Layer, variables: dict | None = None) -> Op:
     return Op(layer, lambda xs: [layer(list(xs))], variables or {})
 
 
-BACKEND.refuse(*TRAINING_ONLY_TYPES, reason="a training-only layer; deploy graphs drop it")
-BACKEND.refuse("Python", reason="a Python layer runs user code; convertkit refuses it at load")
 BACKEND.refuse("DetectionOutput", reason=(
     "SSD's decoding and NMS give a number of detections that depends on the data; the "
     "TF model ends at its bottoms (loc, conf, prior), which it computes exactly"))
