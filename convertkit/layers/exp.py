@@ -31,18 +31,20 @@ class Exp(ElementwiseImpl):
             raise PrototxtError(f"exp_param base must be -1 (e) or > 0, got {p.base:g}", layer=self.name)
         return p
 
-    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
-        x = f32(bottoms[0])
+    def scales(self) -> tuple[np.float32, np.float32]:
+        """(inner, outer) as ExpLayer::LayerSetUp computes them in float32, so that
+        top = outer * exp(inner * x): inner = log(base) * scale; outer = 1 when shift
+        is 0, else base ^ shift (e ^ shift for the natural base)."""
         p = self.p
         natural = p.base == -1
-        # LayerSetUp: inner_scale = log(base) * scale;
-        # outer_scale = shift == 0 ? 1 : base ^ shift (e ^ shift for the natural base).
-        log_base = F32(1) if natural else np.log(F32(p.base))
-        inner = log_base * F32(p.scale)
+        inner = (F32(1) if natural else np.log(F32(p.base))) * F32(p.scale)
         if p.shift == 0:
-            outer = F32(1)
-        else:
-            outer = np.exp(F32(p.shift)) if natural else np.power(F32(p.base), F32(p.shift))
+            return inner, F32(1)
+        return inner, np.exp(F32(p.shift)) if natural else np.power(F32(p.base), F32(p.shift))
+
+    def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
+        x = f32(bottoms[0])
+        inner, outer = self.scales()
         # Forward_cpu: top = exp(inner * x) (no multiply when inner == 1); top *= outer.
         y = np.exp(x) if inner == 1 else np.exp(x * inner)
         if outer != 1:

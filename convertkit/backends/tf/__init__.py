@@ -276,14 +276,7 @@ def power(ctx: Context) -> Op:
 
 @BACKEND.register("Exp")
 def exp(ctx: Context) -> Op:
-    p = ctx.layer.hparams
-    natural = p.base == -1
-    log_base = F32(1) if natural else np.log(F32(p.base))
-    inner = log_base * F32(p.scale)
-    if p.shift == 0:
-        outer = F32(1)
-    else:
-        outer = np.exp(F32(p.shift)) if natural else np.power(F32(p.base), F32(p.shift))
+    inner, outer = ctx.layer.impl.scales()
     return _pointwise(ctx, "exp", inner=float(inner), outer=float(outer))
 
 
