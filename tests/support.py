@@ -98,3 +98,15 @@ def rand(shape, seed=0, lo=None, hi=None):
     if lo is not None:
         return rng.uniform(lo, hi, shape).astype(np.float32)
     return rng.standard_normal(shape).astype(np.float32)
+
+
+def fill_params(net, rng: np.random.Generator, scale_factor: float | None = None) -> None:
+    """Give every layer of ``net`` seeded params drawn uniformly from [0.5, 1.5) (positive,
+    so variances are valid); a BVLC BatchNorm's scale factor set to ``scale_factor``."""
+    plan = net.plan()
+    for layer in net.layers:
+        shapes = layer.impl.param_shapes(plan.bottom_shapes(layer))
+        params = [rng.uniform(0.5, 1.5, s).astype(np.float32) for s in shapes]
+        if scale_factor is not None and "scale_factor" in layer.roles:
+            params[layer.roles.index("scale_factor")] = np.full(1, scale_factor, np.float32)
+        layer.params = params

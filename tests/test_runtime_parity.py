@@ -17,7 +17,7 @@ from convertkit.preprocess import preprocess_batch, sample_images
 from convertkit.proto import parse_text
 from convertkit.errors import UnsupportedLayerError
 
-from support import assert_close
+from support import assert_close, fill_params
 
 REL = 1e-4
 FRAMEWORKS = ["torch", "onnx", "tf"]
@@ -227,13 +227,7 @@ layer {{ name: "c" type: "Reshape" bottom: "x" top: "c" reshape_param {{ shape {
 layer {{ name: "small" type: "Pooling" bottom: "x" top: "small" pooling_param {{ pool: MAX kernel_size: 2 stride: 2 }} }}
 layer {{ name: "l" {MULTI[name]} top: "y" }}"""
         net = build_net(parse_text(text))
-    plan = net.plan()
-    for layer in net.layers:
-        shapes = layer.impl.param_shapes(plan.bottom_shapes(layer))
-        params = [rng.uniform(0.5, 1.5, s).astype(np.float32) for s in shapes]
-        if "scale_factor" in layer.roles:
-            params[2] = np.full(1, 2.0, np.float32)
-        layer.params = params
+    fill_params(net, rng, scale_factor=2.0)
     x = rng.standard_normal(net.inputs["x"]).astype(np.float32)
     if name in ("log",):
         x = np.abs(x) + 0.1
@@ -355,10 +349,7 @@ def fork_net(name):
     upgrade(net_param)
     net = build_net(net_param)
     rng = np.random.default_rng(11)
-    plan = net.plan()
-    for layer in net.layers:
-        shapes = layer.impl.param_shapes(plan.bottom_shapes(layer))
-        layer.params = [rng.uniform(0.5, 1.5, s).astype(np.float32) for s in shapes]
+    fill_params(net, rng)
     inputs = {n: given.get(n, rng.standard_normal(s).astype(np.float32) * 3)
               for n, s in net.inputs.items()}
     return net, inputs

@@ -25,7 +25,7 @@ from convertkit.mapping import load_table  # noqa: E402
 from convertkit.preprocess import preprocess_batch, sample_images  # noqa: E402
 from convertkit.proto import parse_text  # noqa: E402
 
-from support import assert_close  # noqa: E402
+from support import assert_close, fill_params  # noqa: E402
 
 REL = 1e-4
 
@@ -331,14 +331,8 @@ def net_from(text, seed=0):
     """A net from prototxt text with seeded random params, and random inputs."""
     rng = np.random.default_rng(seed)
     net = build_net(parse_text(text))
-    plan = net.plan()
-    for layer in net.layers:
-        shapes = layer.impl.param_shapes(plan.bottom_shapes(layer))
-        params = [rng.uniform(0.5, 1.5, s).astype(np.float32) for s in shapes]
-        if "scale_factor" in layer.roles:
-            params[2] = np.full(1, 4.0, np.float32)
-        layer.params = params
-    inputs = {n: rng.standard_normal(s).astype(np.float32) for n, s in plan.inputs.items()}
+    fill_params(net, rng, scale_factor=4.0)
+    inputs = {n: rng.standard_normal(s).astype(np.float32) for n, s in net.plan().inputs.items()}
     return net, inputs
 
 
