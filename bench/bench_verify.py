@@ -16,6 +16,13 @@ hook, and every layer is compared) and ``--layers auto`` (outputs compared; a ho
 pass only for a runtime whose outputs leave the tolerance). Target: ratio <= 1.3.
 The breakdown says where verify's time goes: the reference pass, each runtime's pass
 (with its per-layer outputs exposed, in ``all``), and the comparisons themselves.
+
+The floor of ``--layers all`` is measured too, in the same rounds: every runtime's
+pass handing out each layer's outputs (kept until the pass ends, as verify keeps
+them) with nothing compared, plus one read of those outputs and of the reference's
+(a BLAS dot of each array with itself, in memory order), which any comparison of
+every layer must at least pay. When that floor's ratio is over the target, no way of
+comparing reaches it with every layer compared on this machine.
 """
 from __future__ import annotations
 
@@ -33,6 +40,26 @@ sys.path.insert(0, str(ROOT))
 require(__file__, (*CORE, "cv2"))
 
 TARGET = 1.3
+
+
+def hooked_pass(rt, inputs) -> tuple[float, list]:
+    """Seconds of one pass handing out every layer's outputs, and those outputs."""
+    kept: list = []
+    t = time.perf_counter()
+    rt.forward(inputs, on_layer=lambda name, tops: kept.append(list(tops)))
+    return time.perf_counter() - t, kept
+
+
+def read_seconds(kept: list) -> float:
+    """Seconds to read every array once: a dot product with itself, in memory order."""
+    import numpy as np
+
+    t = time.perf_counter()
+    for tops in kept:
+        for a in tops:
+            flat = np.ravel(a, order="K")
+            np.dot(flat, flat)
+    return time.perf_counter() - t
 
 
 def main() -> int:
@@ -70,13 +97,22 @@ def main() -> int:
         t = time.perf_counter()
         verifiers[mode].run(samples, keep_open=True)  # builds every runtime and hook path
         cold[mode] = time.perf_counter() - t
+    for rt in bare_rts.values():
+        hooked_pass(rt, inputs)  # builds each runtime's per-layer path
     bare = {name: float("inf") for name in names}
+    hooked = dict(bare)
+    reads = dict(bare)
     runs = {}
     for _ in range(args.rounds):
         for name, rt in bare_rts.items():
             t = time.perf_counter()
             rt.forward(inputs)
             bare[name] = min(bare[name], time.perf_counter() - t)
+        for name, rt in bare_rts.items():
+            seconds, kept = hooked_pass(rt, inputs)
+            hooked[name] = min(hooked[name], seconds)
+            reads[name] = min(reads[name], read_seconds(kept))
+            del kept
         for mode, verifier in verifiers.items():
             gc.collect()
             t = time.perf_counter()
@@ -88,9 +124,17 @@ def main() -> int:
         verifier.close()
 
     total_bare = sum(bare.values())
+    # The reference keeps its layers once; each other runtime's layers are read once,
+    # and so are the reference's, for every runtime compared with it.
+    others = [n for n in names if n != "numpy"]
+    floor = hooked["numpy"] + sum(hooked[n] + reads[n] + reads["numpy"] for n in others)
     out = {"net": args.net, "width": args.width, "make_seconds": round(make_s, 2),
            "bare_seconds": {k: round(v, 3) for k, v in bare.items()},
-           "bare_total": round(total_bare, 3), "target": TARGET, "modes": {}}
+           "bare_total": round(total_bare, 3), "target": TARGET,
+           "floor_all": {"hooked_seconds": {k: round(v, 3) for k, v in hooked.items()},
+                         "read_seconds": {k: round(v, 3) for k, v in reads.items()},
+                         "seconds": round(floor, 3), "ratio": round(floor / total_bare, 3)},
+           "modes": {}}
     for mode, (wall, cold, report) in runs.items():
         variant = report["variants"][0]
         rows = {"numpy (reference)": {"bare": bare["numpy"],
@@ -121,6 +165,13 @@ def main() -> int:
         for name, r in m["breakdown"].items():
             b = f"{r['bare']:.3f}" if r["bare"] is not None else "-"
             print(f"  {name:<20} {b:>8} {r['verify_forward']:>17.3f} {r['compare']:>10.3f}")
+    f = out["floor_all"]
+    print(f"floor of --layers all (each pass handing out every layer, nothing compared, plus "
+          f"one read of those outputs and the reference's per runtime): {f['seconds']:.2f} s, "
+          f"ratio {f['ratio']:.2f}x")
+    print(f"  {'runtime':<20} {'bare s':>8} {'hooked pass s':>14} {'read once s':>12}")
+    for name in names:
+        print(f"  {name:<20} {bare[name]:>8.3f} {hooked[name]:>14.3f} {reads[name]:>12.3f}")
     return 0
 
 
