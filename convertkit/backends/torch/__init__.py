@@ -34,6 +34,9 @@ class Op:
 
     module: nn.Module | None
     fn: Callable[[Tensors], Tensors]
+    #: Why torch.export cannot trace ``fn`` (it leaves PyTorch for numpy on data-
+    #: dependent work), or None: such a net runs eagerly but has no ``.pt2``.
+    eager_only: str | None = None
 
 
 def _axis(axis: int, ndim: int) -> int:
@@ -475,7 +478,7 @@ def roi_pooling(ctx: Context) -> Op:
                         out[r, :, i, j] = feat[n, :, hs:he, ws:we].amax(dim=(1, 2))
         return [out]
 
-    return Op(None, run)
+    return Op(None, run, eager_only="each ROI's bins are read from the ROI values")
 
 
 @BACKEND.register("DetectionOutput")
@@ -492,7 +495,8 @@ def detection_output(ctx: Context) -> Op:
         out = det.detections(boxes, conf.reshape(n, boxes.shape[1], p.num_classes), p)
         return [torch.from_numpy(out).to(xs[0].device, xs[0].dtype)]
 
-    return Op(None, run)
+    return Op(None, run, eager_only="SSD's decoding and NMS give a number of detections "
+                                     "that depends on the data")
 
 
 # Data movement -------------------------------------------------------------------------

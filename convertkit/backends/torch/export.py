@@ -6,6 +6,7 @@ import io
 
 import torch
 
+from ...errors import UnsupportedLayerError
 from ...graph import Net
 from .model import CaffeModule
 
@@ -17,6 +18,10 @@ def export_program(net: Net, state: dict[str, torch.Tensor] | None = None) -> by
 
     plan = net.plan()
     module = CaffeModule(net, plan)
+    if module.eager_only:
+        name, type_name, reason = module.eager_only[0]
+        raise UnsupportedLayerError(f"torch.export cannot trace {type_name}: {reason} (the "
+                                    ".pt and .safetensors weights run it eagerly)", layer=name)
     load_into(module, state if state is not None else state_dict_from_net(net), net.caffemodel_path)
     module.eval()
     # Traced with a batch of 2: PyTorch would specialise a dimension of size 1.
