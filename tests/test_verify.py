@@ -482,3 +482,82 @@ def test_a_runtime_not_installed_is_skipped_or_an_error_when_named(monkeypatch, 
     verifier = Verifier(net, Options(direct=True))  # the report carries these notes
     assert "fake" not in verifier.runtimes
     assert "runtime fake skipped: not installed (pip install 'convertkit[fake]')" in verifier.notes
+
+
+# -- a net whose output size depends on the data (SSD) -------------------------------------------
+
+TINY_SSD = """name: "tiny_ssd"
+input: "data" input_shape { dim: 1 dim: 3 dim: 48 dim: 48 }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+        convolution_param { num_output: 8 kernel_size: 3 stride: 4 pad: 1 } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+layer { name: "loc" type: "Convolution" bottom: "conv" top: "loc" convolution_param { num_output: 12 kernel_size: 1 } }
+layer { name: "loc_perm" type: "Permute" bottom: "loc" top: "loc_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+layer { name: "loc_flat" type: "Flatten" bottom: "loc_perm" top: "loc_flat" }
+layer { name: "conf" type: "Convolution" bottom: "conv" top: "conf" convolution_param { num_output: 12 kernel_size: 1 } }
+layer { name: "conf_perm" type: "Permute" bottom: "conf" top: "conf_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+layer { name: "conf_flat" type: "Flatten" bottom: "conf_perm" top: "conf_flat" }
+layer { name: "conf_reshape" type: "Reshape" bottom: "conf_flat" top: "conf_reshape" reshape_param { shape { dim: 0 dim: -1 dim: 4 } } }
+layer { name: "conf_softmax" type: "Softmax" bottom: "conf_reshape" top: "conf_softmax" softmax_param { axis: 2 } }
+layer { name: "conf_out" type: "Flatten" bottom: "conf_softmax" top: "conf_out" }
+layer { name: "prior" type: "PriorBox" bottom: "conv" bottom: "data" top: "prior"
+        prior_box_param { min_size: 12 max_size: 24 aspect_ratio: 2 flip: false clip: true
+                          variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 } }
+layer { name: "detection_out" type: "DetectionOutput" bottom: "loc_flat" bottom: "conf_out" bottom: "prior"
+        top: "detection_out"
+        detection_output_param { num_classes: 4 share_location: true background_label_id: 0
+                                 nms_param { nms_threshold: 0.45 top_k: 100 } code_type: CENTER_SIZE
+                                 keep_top_k: 30 confidence_threshold: 0.3 } }
+"""
+
+
+@pytest.fixture(scope="module")
+def ssd(tmp_path_factory):
+    """A tiny SSD with seeded weights: 30 detections on the sample photo."""
+    path = tmp_path_factory.mktemp("ssd") / "tiny_ssd.prototxt"
+    path.write_text(TINY_SSD)
+    net = convertkit.load(path)
+    rng, plan = np.random.default_rng(0), net.plan()
+    for layer in net.layers:
+        layer.params = [(rng.standard_normal(s) * 0.1).astype(np.float32)
+                        for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
+    return net, samples_from_images(net, [IMAGE])
+
+
+def test_ssd_detections_compare_as_sets_and_refusals_are_skipped(ssd):
+    """OpenCV orders SSD's detections by score over all classes (Caffe: by class):
+    verify compares them as a set. A runtime that cannot express DetectionOutput, by
+    design, is skipped with its reason when it came with the default selection."""
+    needs("opencv", "torch", "onnx")
+    net, samples = ssd
+    x = samples[0].arrays
+    ref = runtime.create("numpy", net).forward(x)["detection_out"]
+    raw = runtime.create("opencv", net).forward(x)["detection_out"]
+    assert ref.shape[2] > 10 and not np.array_equal(raw, ref)  # the same set, in another order
+    r = Verifier(net, Options(direct=True)).run(samples).report
+    subs = subjects(r)
+    assert r["verdict"] == "pass", json.dumps(r["variants"][0]["subjects"], indent=1)[:3000]
+    for name in ("opencv", "torch"):
+        assert subs[name]["verdict"] == "pass" and subs[name]["per_layer"]
+        row = next(row for row in subs[name]["layers"] if row["name"] == "detection_out")
+        assert row["compared"] and row["within"]
+    for name in {"onnx", "tf"} & set(subs):
+        assert subs[name]["verdict"] == "skipped"
+        assert f"layer 'detection_out': {name} cannot express DetectionOutput" in subs[name]["message"]
+
+
+def test_ssd_refusals_are_errors_when_asked_for_by_name(ssd):
+    needs("torch", "onnx")
+    net, samples = ssd
+    r = Verifier(net, Options(direct=True, runtimes=["onnx"])).run(samples).report
+    assert r["verdict"] == "fail" and subjects(r)["onnx"]["verdict"] == "error"
+    # torch's formats: the .pt runs DetectionOutput eagerly; torch.export cannot trace it.
+    r = Verifier(net, Options(runtimes=["torch"])).run(samples).report
+    subs = subjects(r)
+    assert r["verdict"] == "pass" and subs["torch[tiny_ssd.pt]"]["verdict"] == "pass"
+    assert subs["torch[tiny_ssd.pt2]"]["verdict"] == "skipped"
+    assert "torch.export cannot trace DetectionOutput" in subs["torch[tiny_ssd.pt2]"]["message"]
+    r = Verifier(net, Options(runtimes=["torch"], formats=["pt2"])).run(samples).report
+    pt2 = subjects(r)["torch[tiny_ssd.pt2]"]
+    assert r["verdict"] == "fail" and pt2["verdict"] == "error"
+    assert pt2["message"].startswith("converting to pt2 failed: layer 'detection_out': torch.export")

@@ -141,10 +141,13 @@ def _summary(report: dict) -> None:
     names = ", ".join(i["name"] for i in report["inputs"])
     click.echo(f"verify {Path(m['prototxt']).name if m['prototxt'] else 'net'}: "
                f"{len(report['inputs'])} input(s) ({names}), reference numpy, rtol {report['rtol']:g}")
+    subjects = [s for v in report["variants"] for s in v["subjects"]]
+    wn = max([28] + [len(s["name"]) for s in subjects])  # columns fit the longest
+    wc = max([18] + [len(_how(s)) for s in subjects])
     for v in report["variants"]:
         click.echo(f"BN {v['bn']}:")
-        click.echo(f"  {'runtime':<28} {'compared':<18} {'verdict':<8} {'worst layer (max rel)':<40} "
-                   f"{'argmax':>10} {'s':>7}")
+        click.echo(f"  {'runtime':<{wn}} {'compared':<{wc}} {'verdict':<8} "
+                   f"{'worst layer (max rel)':<40} {'argmax':>10} {'s':>7}")
         for s in v["subjects"]:
             agree, _ = _agreement(s)
             worst = "-"
@@ -152,7 +155,7 @@ def _summary(report: dict) -> None:
                 rel = s["worst"]["max_rel"]
                 worst = "exact everywhere" if rel == 0 else f"{s['worst']['layer']} {_fmt(rel)}"
             verdict = s["verdict"] if s["verdict"] in ("pass", "skipped") else s["verdict"].upper()
-            click.echo(f"  {s['name']:<28} {_how(s):<18} {verdict:<8} "
+            click.echo(f"  {s['name']:<{wn}} {_how(s):<{wc}} {verdict:<8} "
                        f"{worst:<40} {agree:>10} {s['seconds']:7.2f}")
             if s["first_divergence"] is not None:
                 click.echo(f"    first divergence: {_first(s['first_divergence'])}")

@@ -134,6 +134,12 @@ class LayerImpl:
     def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         raise NotImplementedError(f"{self.type_name}: no numpy forward")
 
+    def comparable(self, top: np.ndarray, k: int = 0) -> np.ndarray:
+        """Top ``k`` in the form in which two runtimes' values of it are compared: the
+        top itself, except where its row order or padding is not part of its meaning
+        (DetectionOutput's detections form a set)."""
+        return top
+
     # 7. structure that graph passes rely on -----------------------------------------
     def weight_axes(self) -> tuple[int, int] | None:
         """(output-channel axis, input-channel axis) of the ``weight`` param, for layers

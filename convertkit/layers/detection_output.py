@@ -82,6 +82,13 @@ class DetectionOutput(LayerImpl):
         scores = conf.reshape(n, boxes.shape[1], self.p.num_classes)
         return [detections(boxes, scores, self.p)]
 
+    def comparable(self, top: np.ndarray, k: int = 0) -> np.ndarray:
+        """The detections as a set: rows sorted, all-zero rows dropped (OpenCV pads its
+        top with them, and orders the rows its own way), as 1 x 1 x D x 7."""
+        rows = np.asarray(top, np.float32).reshape(-1, 7)
+        rows = rows[np.any(rows != 0, axis=1)]
+        return rows[np.lexsort(rows.T[::-1])].reshape(1, 1, -1, 7)
+
 
 def decode(prior: np.ndarray, loc: np.ndarray, p: DetectionOutputParams) -> np.ndarray:
     """N x P x 4 corners from the priors (2 x P x 4: corners, variances) and offsets."""

@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import __version__
-from ..errors import ConvertError, UsageError
+from ..errors import ConvertError, UnsupportedLayerError, UsageError
 from ..graph import Net
 from . import metrics as M
 from .subjects import FORMAT_RUNTIME, Subject, discover
@@ -153,6 +153,7 @@ class _Variant:
     notes: list[str]
     tracks: list[_Track]
     index: dict[str, int]
+    forms: "_Forms"
     reference_seconds: float = 0.0
     fold: dict[str, M.Diff] = field(default_factory=dict)
     fold_agreement: dict[str, M.Agreement] = field(default_factory=dict)
@@ -160,7 +161,7 @@ class _Variant:
 
     def fresh(self) -> "_Variant":
         return _Variant(self.bn, self.net, list(self.notes), [t.fresh() for t in self.tracks],
-                        self.index)
+                        self.index, self.forms)
 
 
 @dataclass
@@ -227,12 +228,37 @@ def conversion_formats(runtimes: Sequence[str], formats: Sequence[str] | None) -
     return [f for f in known if FORMAT_RUNTIME.get(f) in runtimes and _format_ready(f)]
 
 
+class _Forms:
+    """The form in which each layer's tops and each output are compared
+    (``LayerImpl.comparable``), for the few layers where that is not the top itself."""
+
+    def __init__(self, net: Net):
+        from ..layers.base import LayerImpl
+
+        self.layers = {layer.name: layer.impl for layer in net.layers
+                       if type(layer.impl).comparable is not LayerImpl.comparable}
+        #: Blob -> (impl, top index) of its last writer, where that has its own form.
+        self.blobs: dict[str, tuple | None] = {}
+        for layer in net.layers:
+            for k, top in enumerate(layer.tops):
+                impl = self.layers.get(layer.name)
+                self.blobs[top] = None if impl is None else (impl, k)
+
+    def tops(self, name: str, tops: list) -> list:
+        impl = self.layers.get(name)
+        return tops if impl is None else [impl.comparable(t, k) for k, t in enumerate(tops)]
+
+    def blob(self, name: str, value):
+        writer = self.blobs.get(name)
+        return value if writer is None else writer[0].comparable(value, writer[1])
+
+
 class _Reference:
     """The numpy reference on one input: its outputs, and (when asked) each layer's own
     outputs with their statistics, computed once and shared by every subject."""
 
-    def __init__(self, net: Net, inputs: dict[str, np.ndarray]):
-        self.net, self.inputs = net, inputs
+    def __init__(self, net: Net, inputs: dict[str, np.ndarray], forms: _Forms):
+        self.net, self.inputs, self.forms = net, inputs, forms
         self.outputs: dict[str, np.ndarray] = {}
         self.layers: dict[str, list[np.ndarray]] = {}
         self._stats: dict[tuple[str, int], M.RefStats] = {}
@@ -241,12 +267,12 @@ class _Reference:
         from ..runtime.numpy import NumpyRuntime
 
         def keep(name, tops):
-            self.layers[name] = list(tops)
+            self.layers[name] = self.forms.tops(name, list(tops))
 
         out = NumpyRuntime(self.net).forward(self.inputs, keep="outputs",
                                               on_layer=keep if keep_layers else None)
         if not self.outputs:
-            self.outputs = out
+            self.outputs = {o: self.forms.blob(o, a) for o, a in out.items()}
 
     def stat(self, name: str, k: int) -> M.RefStats:
         key = (name, k)
@@ -342,10 +368,23 @@ class Verifier:
                 conv.convert(vnet, {fmt: (path, files)}, mapping=self.opt.mapping,
                              rgb=self.opt.rgb, meta=meta, force=True)
             except Exception as exc:  # noqa: BLE001 - one format's failure is its verdict
-                track.error = f"converting to {fmt} failed: {_message(exc)}"
+                self._failed(track, exc, fmt)
             track.convert_seconds = time.perf_counter() - t0
             tracks.append(track)
         return tracks
+
+    def _failed(self, track: _Track, exc: BaseException, fmt: str | None = None) -> None:
+        """A subject that could not be built (``fmt``: converting to that format). A
+        layer type its framework cannot express (a refusal by design, e.g. SSD's
+        data-sized DetectionOutput in ONNX) skips it with the reason, as a runtime that
+        is not installed is skipped, unless its format or runtime was asked for by
+        name; anything else is its error."""
+        named = (fmt in self.opt.formats if fmt and self.opt.formats else
+                 fmt is None and track.subject.runtime in (self.opt.runtimes or ()))
+        if isinstance(exc, UnsupportedLayerError) and not named:
+            track.skipped = _message(exc)
+        else:
+            track.error = (f"converting to {fmt} failed: " if fmt else "") + _message(exc)
 
     # -- running ---------------------------------------------------------------------------
     def prepare(self, shapes: dict[str, tuple], progress: Progress | None = None) -> None:
@@ -360,7 +399,7 @@ class Verifier:
         for bn, vnet, notes in self._variants():
             tracks = self._subjects(bn, vnet, progress)
             index = {layer.name: i for i, layer in enumerate(vnet.layers)}
-            setup.append(_Variant(bn, vnet, notes, tracks, index))
+            setup.append(_Variant(bn, vnet, notes, tracks, index, _Forms(vnet)))
         if not any(t.skipped is None for v in setup for t in v.tracks):
             skipped = sorted({t.skipped for v in setup for t in v.tracks})
             raise UsageError("nothing to compare with the numpy reference"
@@ -426,7 +465,7 @@ class Verifier:
                 track.param_rel = getattr(track.runner, "param_rel", None)
                 track.params_only = bool(getattr(track.runner, "params_only", False))
             except Exception as exc:  # noqa: BLE001 - a file that does not fit is a verdict
-                track.error = _message(exc)
+                self._failed(track, exc)
             track.open_seconds = time.perf_counter() - t0
 
     def _image(self, v: _Variant, i: int, sample: Sample, keep_ref, progress, step, total):
@@ -441,7 +480,7 @@ class Verifier:
         inputs = {n: (a[:, ::-1].copy() if self.opt.rgb and a.ndim == 4 else a)
                   for n, a in sample.arrays.items()}
         every_layer = self.opt.layers == "all"
-        ref = _Reference(v.net, inputs)
+        ref = _Reference(v.net, inputs, v.forms)
         t0 = time.perf_counter()
         ref.run(keep_layers=every_layer)
         v.reference_seconds += time.perf_counter() - t0
@@ -500,7 +539,7 @@ class Verifier:
 
         def on_layer(name, tops):
             if name in v.index and name in ref.layers:  # not e.g. OpenCV's half of a BN
-                pending.append((name, tops))
+                pending.append((name, v.forms.tops(name, tops)))
 
         t0 = time.perf_counter()
         try:
@@ -513,10 +552,11 @@ class Verifier:
                 for k, top in enumerate(list(tops)[:len(ref_tops)]):
                     d = M.compare(top, ref_tops[k], ref.stat(name, k))
                     track.layers.setdefault((name, k), M.Diff()).add(d, i)
+            out = {o: v.forms.blob(o, a) for o, a in out.items()}
             within = (self._outputs(track, i, out, ref_out, out_stats, ref_labels, decided)
                       if outputs else None)
         except Exception as exc:  # noqa: BLE001 - a runtime failing is its verdict
-            track.error = _message(exc)
+            self._failed(track, exc)  # (ONNX Runtime builds its session on the first pass)
             track.seconds += time.perf_counter() - t0
             return None
         track.seconds += time.perf_counter() - t0

@@ -91,8 +91,8 @@ def _multi(layer: keras.layers.Layer, variables: dict | None = None) -> Op:
 
 
 BACKEND.refuse("DetectionOutput", reason=(
-    "SSD's decoding and NMS give a number of detections that depends on the data; the "
-    "TF model ends at its bottoms (loc, conf, prior), which it computes exactly"))
+    "SSD's decoding and NMS give a number of detections that depends on the data; run "
+    "the net up to its loc/conf/prior blobs and decode with convertkit.layers.detection_output"))
 
 
 @BACKEND.register("Input")
