@@ -100,15 +100,30 @@ def _resize(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+#: OpenCV's BGR -> grey weights (ITU-R BT.601 luma), in BGR order.
+LUMA_BGR = (0.114, 0.587, 0.299)
+
+
+def grey_mean(mean: Sequence[float] = MEAN_BGR) -> float:
+    """The grey level of a BGR mean colour (a one-value mean is taken as it is)."""
+    if len(mean) == 1:
+        return float(mean[0])
+    return float(np.dot(np.asarray(mean, np.float64), LUMA_BGR))
+
+
 def preprocess(image: ImageLike, size: tuple[int, int] | int, mode: str = "resize",
-               mean: Sequence[float] = MEAN_BGR) -> np.ndarray:
-    """One image (a path, or an H x W x 3 BGR array) as a 1 x 3 x H x W float32 input.
+               mean: Sequence[float] = MEAN_BGR, channels: int = 3) -> np.ndarray:
+    """One image (a path, or an H x W x 3 BGR array) as a 1 x C x H x W float32 input.
 
     ``size`` is the network input (H, W) (an int means square). ``mode`` is one of
     :data:`MODES`: "resize" for ICNet, "fit" or "pad" for PSPNet's padded crops.
     The result is BGR minus ``mean`` (B 103.939, G 116.779, R 123.68), and padded
-    cells are exactly 0.
+    cells are exactly 0. ``channels=1`` (a grey net, such as LeNet) gives the grey
+    image instead (OpenCV's BGR -> grey of the resized 8-bit image) minus the mean
+    colour's grey level.
     """
+    if channels not in (1, 3):
+        raise UsageError(f"images make 1- or 3-channel inputs, not {channels}-channel ones")
     if isinstance(size, int):
         size = (size, size)
     h, w = (int(size[0]), int(size[1]))
@@ -123,17 +138,21 @@ def preprocess(image: ImageLike, size: tuple[int, int] | int, mode: str = "resiz
         f = min(h / img.shape[0], w / img.shape[1])
         img = _resize(img, max(1, min(h, round(img.shape[0] * f))),
                       max(1, min(w, round(img.shape[1] * f))))
+    if channels == 1:
+        img = _cv2().cvtColor(np.ascontiguousarray(img), _cv2().COLOR_BGR2GRAY)[:, :, None]
+        mean = (grey_mean(mean),)
     x = img.astype(np.float32) - np.asarray(mean, dtype=np.float32)
-    out = np.zeros((h, w, 3), np.float32)  # the mean colour, after subtraction
+    out = np.zeros((h, w, channels), np.float32)  # the mean colour, after subtraction
     ch, cw = min(h, x.shape[0]), min(w, x.shape[1])
     out[:ch, :cw] = x[:ch, :cw]
     return np.ascontiguousarray(out.transpose(2, 0, 1)[None])
 
 
 def preprocess_batch(images: Iterable[ImageLike], size: tuple[int, int] | int,
-                     mode: str = "resize", mean: Sequence[float] = MEAN_BGR) -> np.ndarray:
-    """Several images as one N x 3 x H x W float32 batch (see :func:`preprocess`)."""
-    arrays = [preprocess(im, size, mode, mean) for im in images]
+                     mode: str = "resize", mean: Sequence[float] = MEAN_BGR,
+                     channels: int = 3) -> np.ndarray:
+    """Several images as one N x C x H x W float32 batch (see :func:`preprocess`)."""
+    arrays = [preprocess(im, size, mode, mean, channels) for im in images]
     if not arrays:
         raise UsageError("no images given")
     return np.concatenate(arrays, axis=0)

@@ -76,6 +76,23 @@ def test_fit_mode_keeps_the_aspect_and_pads():
     assert np.allclose(x[0, 0, :, :10], 200 - B) and not x[0, :, :, 10:].any()
 
 
+def test_grey_nets_get_the_grey_image_minus_the_mean_grey(tmp_path):
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[1, 2] = (200, 100, 50)
+    path = write_rgb_png(tmp_path / "px.png", rgb)
+    x = preprocess(path, (2, 3), channels=1)
+    assert x.shape == (1, 1, 2, 3) and x.dtype == np.float32
+    mean = 0.114 * B + 0.587 * G + 0.299 * R  # 117.378: BT.601 luma of the mean colour
+    # 0.299 * 200 + 0.587 * 100 + 0.114 * 50 = 124.2, stored as an 8-bit 124.
+    np.testing.assert_allclose(x[0, 0, 1, 2], 124 - mean, atol=1e-4)
+    np.testing.assert_allclose(x[0, 0, 0, 0], -mean, atol=1e-4)
+    padded = preprocess(np.full((2, 2, 3), 90, np.uint8), (3, 4), mode="pad", channels=1)
+    np.testing.assert_allclose(padded[0, 0, :2, :2], 90 - mean, atol=1e-4)
+    assert not padded[0, 0, 2:].any() and not padded[0, 0, :, 2:].any()
+    with pytest.raises(UsageError, match="1- or 3-channel"):
+        preprocess(path, 2, channels=2)
+
+
 def test_batch_helper_stacks_images(tmp_path):
     paths = sample_images()
     x = preprocess_batch(paths, (33, 65))

@@ -561,3 +561,29 @@ def test_ssd_refusals_are_errors_when_asked_for_by_name(ssd):
     pt2 = subjects(r)["torch[tiny_ssd.pt2]"]
     assert r["verdict"] == "fail" and pt2["verdict"] == "error"
     assert pt2["message"].startswith("converting to pt2 failed: layer 'detection_out': torch.export")
+
+
+def test_grey_nets_take_the_sample_images_in_grey(tmp_path, capsys):
+    """A 1-channel net (LeNet-like) gets each photo in grey; a 2-channel one is told to
+    give --input arrays."""
+    needs("onnx")
+    proto = tmp_path / "grey.prototxt"
+    proto.write_text('input: "data" input_shape { dim: 1 dim: 1 dim: 28 dim: 28 }\n'
+                     'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
+                     'convolution_param { num_output: 4 kernel_size: 5 } }\n'
+                     'layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool" '
+                     'pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n'
+                     'layer { name: "ip" type: "InnerProduct" bottom: "pool" top: "ip" '
+                     'inner_product_param { num_output: 10 } }\n')
+    net = convertkit.load(proto)
+    from support import fill_params
+
+    fill_params(net, np.random.default_rng(0))
+    samples = samples_from_images(net, [IMAGE])
+    assert samples[0].arrays["data"].shape == (1, 1, 28, 28)
+    assert samples[0].picture.shape == (28, 28, 3)
+    r = Verifier(net, Options(direct=True, runtimes=["onnx"])).run(samples).report
+    assert r["verdict"] == "pass" and subjects(r)["onnx"]["verdict"] == "pass"
+    proto.write_text(proto.read_text().replace("dim: 1 dim: 28", "dim: 2 dim: 28"))
+    rc = main(["verify", str(proto), "--runtimes", "onnx", "-q"])
+    assert rc == 2 and "needs a 1- or 3-channel N x C x H x W input" in capsys.readouterr().err

@@ -21,7 +21,8 @@ def _runtime_help() -> str:
 @click.argument("prototxt", type=click.Path(dir_okay=False))
 @click.argument("caffemodel", type=click.Path(dir_okay=False), required=False)
 @click.option("--image", type=click.Path(dir_okay=False),
-              help="An image, preprocessed the official way (resize, BGR, mean subtraction).")
+              help="An image, preprocessed the official way (resize, BGR, mean subtraction; grey "
+                   "for a 1-channel net).")
 @click.option("--input", "input_npy", type=click.Path(dir_okay=False),
               help="A .npy array (N,C,H,W float) used as the input blob as is. Never unpickled.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="numpy", show_default=True,
@@ -77,10 +78,10 @@ def command(prototxt, caffemodel, image, input_npy, runtime, device, half, fit, 
     if image is not None:
         from ..preprocess import preprocess
 
-        if len(in_shape) != 4 or in_shape[1] != 3:
-            raise UsageError(f"--image needs a 3-channel NCHW input, the net takes "
+        if len(in_shape) != 4 or in_shape[1] not in (1, 3):
+            raise UsageError(f"--image needs a 1- or 3-channel NCHW input, the net takes "
                              f"{'x'.join(map(str, in_shape))}; use --input")
-        x = preprocess(image, (in_shape[2], in_shape[3]), mode=fit)
+        x = preprocess(image, (in_shape[2], in_shape[3]), mode=fit, channels=in_shape[1])
     else:
         x = read_input_array(input_npy, in_name, in_shape, prototxt)
     keep = blobs if blobs in ("all", "outputs") else [b for b in blobs.split(",") if b]

@@ -54,19 +54,21 @@ class Sample:
 
 def samples_from_images(net: Net, paths: Sequence[str | Path], mode: str = "resize") -> list[Sample]:
     """Each image preprocessed the official way to the net's declared input size."""
-    from ..preprocess import MEAN_BGR, preprocess
+    from ..preprocess import MEAN_BGR, grey_mean, preprocess
 
     if len(net.inputs) != 1:
         raise UsageError(f"--image needs a net with one input; this one has {len(net.inputs)} "
                          f"({', '.join(net.inputs)}): give --input arrays")
     name, shape = next(iter(net.inputs.items()))
-    if shape is None or len(shape) != 4 or shape[1] != 3:
-        raise UsageError(f"--image needs a 3-channel N x 3 x H x W input; '{name}' is "
-                         f"{'x'.join(map(str, shape)) if shape else 'of unknown shape'}")
+    if shape is None or len(shape) != 4 or shape[1] not in (1, 3):
+        raise UsageError(f"--image needs a 1- or 3-channel N x C x H x W input; '{name}' is "
+                         f"{'x'.join(map(str, shape)) if shape else 'of unknown shape'}: "
+                         "give --input arrays")
+    mean = np.asarray(MEAN_BGR if shape[1] == 3 else (grey_mean(),), np.float32)
     out = []
     for path in paths:
-        x = preprocess(path, (shape[2], shape[3]), mode=mode)
-        bgr = x[0].transpose(1, 2, 0) + np.asarray(MEAN_BGR, np.float32)
+        x = preprocess(path, (shape[2], shape[3]), mode=mode, channels=shape[1])
+        bgr = np.broadcast_to(x[0].transpose(1, 2, 0) + mean, x.shape[2:] + (3,))
         picture = np.clip(np.rint(bgr[:, :, ::-1]), 0, 255).astype(np.uint8)
         out.append(Sample(Path(path).name, {name: x}, str(path), mode, picture))
     return out
