@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import emit
-from .errors import UsageError
+from .errors import UnsupportedLayerError, UsageError
 from .fileio import atomic_write, check_outputs
 from .graph import Net
 from .passes import flip_input_channels, fold_batchnorm, fold_input_scale
@@ -38,7 +38,24 @@ class ModelFormat:
     #: build(net, path): for a file format returns its bytes; a directory format
     #: writes the model at ``path`` (a temp folder, renamed into place after).
     build: Callable[[Net, Path], bytes | None]
+    #: check(net): raises the refusal of a layer the format cannot express, before
+    #: anything is written.
+    check: Callable[[Net], None]
     directory: bool = False
+
+
+def _backend_check(name: str) -> Callable[[Net], None]:
+    def check(net: Net) -> None:
+        from .backends import backend
+
+        backend(name).check(net)
+    return check
+
+
+def _pt2_check(net: Net) -> None:
+    from .backends.torch.export import check_exportable
+
+    check_exportable(net)
 
 
 def _onnx(net: Net, path: Path) -> bytes:
@@ -73,22 +90,36 @@ def _keras_weights(net: Net, path: Path) -> bytes:
 
 MODEL_FORMATS = {
     "onnx": ModelFormat("onnx", ".onnx", "ONNX model (opset 18), runs in onnxruntime alone",
-                        ("onnx",), _onnx),
+                        ("onnx",), _onnx, _backend_check("onnx")),
     "pt2": ModelFormat("pt2", ".pt2", "torch.export program, runs with torch alone",
-                       ("torch",), _pt2),
+                       ("torch",), _pt2, _pt2_check),
     "savedmodel": ModelFormat("savedmodel", ".savedmodel",
                               "TensorFlow SavedModel, runs with tf.saved_model.load alone",
-                              ("tensorflow",), _savedmodel, directory=True),
+                              ("tensorflow",), _savedmodel, _backend_check("tf"),
+                              directory=True),
     "keras": ModelFormat("keras", ".keras", "Keras 3 model (load after import convertkit.backends.tf)",
-                         ("tensorflow",), _keras),
+                         ("tensorflow",), _keras, _backend_check("tf")),
     "keras-weights": ModelFormat("keras-weights", ".weights.h5",
                                  "Keras weights of convertkit's Keras model (model.load_weights)",
-                                 ("tensorflow",), _keras_weights),
+                                 ("tensorflow",), _keras_weights, _backend_check("tf")),
 }
 
 
 def all_formats() -> list[str]:
     return emit.formats() + list(MODEL_FORMATS)
+
+
+def refusals(net: Net, formats) -> dict[str, UnsupportedLayerError]:
+    """The model formats among ``formats`` whose framework cannot express a layer of
+    ``net`` (by its type), each with its refusal naming the layer."""
+    out = {}
+    for fmt in formats:
+        if fmt in MODEL_FORMATS:
+            try:
+                MODEL_FORMATS[fmt].check(net)
+            except UnsupportedLayerError as exc:
+                out[fmt] = exc
+    return out
 
 
 def output_paths(fmt: str, out_dir: Path, stem: str) -> tuple[Path, list[Path]]:

@@ -2,6 +2,7 @@
 outside oracle on a small net given as text plus numpy blobs."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -110,3 +111,45 @@ def fill_params(net, rng: np.random.Generator, scale_factor: float | None = None
         if scale_factor is not None and "scale_factor" in layer.roles:
             params[layer.roles.index("scale_factor")] = np.full(1, scale_factor, np.float32)
         layer.params = params
+
+
+TINY_SSD = """name: "tiny_ssd"
+input: "data" input_shape { dim: 1 dim: 3 dim: 48 dim: 48 }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+        convolution_param { num_output: 8 kernel_size: 3 stride: 4 pad: 1 } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+layer { name: "loc" type: "Convolution" bottom: "conv" top: "loc" convolution_param { num_output: 12 kernel_size: 1 } }
+layer { name: "loc_perm" type: "Permute" bottom: "loc" top: "loc_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+layer { name: "loc_flat" type: "Flatten" bottom: "loc_perm" top: "loc_flat" }
+layer { name: "conf" type: "Convolution" bottom: "conv" top: "conf" convolution_param { num_output: 12 kernel_size: 1 } }
+layer { name: "conf_perm" type: "Permute" bottom: "conf" top: "conf_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
+layer { name: "conf_flat" type: "Flatten" bottom: "conf_perm" top: "conf_flat" }
+layer { name: "conf_reshape" type: "Reshape" bottom: "conf_flat" top: "conf_reshape" reshape_param { shape { dim: 0 dim: -1 dim: 4 } } }
+layer { name: "conf_softmax" type: "Softmax" bottom: "conf_reshape" top: "conf_softmax" softmax_param { axis: 2 } }
+layer { name: "conf_out" type: "Flatten" bottom: "conf_softmax" top: "conf_out" }
+layer { name: "prior" type: "PriorBox" bottom: "conv" bottom: "data" top: "prior"
+        prior_box_param { min_size: 12 max_size: 24 aspect_ratio: 2 flip: false clip: true
+                          variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 } }
+layer { name: "detection_out" type: "DetectionOutput" bottom: "loc_flat" bottom: "conf_out" bottom: "prior"
+        top: "detection_out"
+        detection_output_param { num_classes: 4 share_location: true background_label_id: 0
+                                 nms_param { nms_threshold: 0.45 top_k: 100 } code_type: CENTER_SIZE
+                                 keep_top_k: 30 confidence_threshold: 0.3 } }
+"""
+
+
+def tiny_ssd(folder: Path) -> tuple[Path, Path]:
+    """TINY_SSD with seeded weights, written into ``folder``: (prototxt, caffemodel).
+    On the sample photo it keeps 30 detections."""
+    import convertkit
+    from convertkit.wire import save_caffemodel
+
+    proto = folder / "tiny_ssd.prototxt"
+    proto.write_text(TINY_SSD)
+    net = convertkit.load(proto)
+    rng, plan = np.random.default_rng(0), net.plan()
+    for layer in net.layers:
+        layer.params = [(rng.standard_normal(s) * 0.1).astype(np.float32)
+                        for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
+    save_caffemodel(net, folder / "tiny_ssd.caffemodel")
+    return proto, folder / "tiny_ssd.caffemodel"

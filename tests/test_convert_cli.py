@@ -7,13 +7,14 @@ import sys
 import numpy as np
 import pytest
 
+from convertkit import convert as conv
 from convertkit import zoo
 from convertkit.cli import main
 from convertkit.preprocess import preprocess, sample_images
 from convertkit.runtime.numpy import forward
 from convertkit.wire import save_caffemodel
 
-from support import assert_close
+from support import assert_close, tiny_ssd
 
 WEIGHTS = "npy,npz,h5,torch,safetensors"
 
@@ -140,6 +141,26 @@ def test_bn_merge_with_nothing_to_fold_says_so(tmp_path, capsys):
     out = run_json(["convert", str(proto), "--to", "onnx", "--bn", "merge", "-o",
                     str(tmp_path / "o")], capsys)
     assert "nothing to fold" in out["notes"][0]
+
+
+def test_a_format_that_cannot_express_a_layer_is_refused_before_writing(tmp_path, capsys):
+    """SSD's DetectionOutput has no ONNX, TF or torch.export expression: asked for by
+    name, the run stops before writing anything; --to all writes every other format."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("torch")
+    proto, model = tiny_ssd(tmp_path)
+    out_dir = tmp_path / "out"
+    rc = main(["convert", str(proto), str(model), "--to", "torch,onnx", "-o", str(out_dir), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert "layer 'detection_out': onnx cannot express DetectionOutput" in err
+    assert not out_dir.exists()
+    out = run_json(["convert", str(proto), str(model), "--to", "all", "-o", str(out_dir)], capsys)
+    left_out = {n.split(" ")[0] for n in out["notes"] if " left out: " in n}
+    assert {"onnx", "pt2"} <= left_out <= {"onnx", "pt2", "savedmodel", "keras", "keras-weights"}
+    assert "torch.export cannot trace DetectionOutput" in " ".join(out["notes"])
+    assert set(out["formats"]) == set(conv.all_formats()) - left_out
+    assert not list(out_dir.glob("*.onnx")) and (out_dir / "tiny_ssd.pt").is_file()
 
 
 def test_bad_input_is_one_line_and_writes_nothing(icnet, tmp_path, capsys):

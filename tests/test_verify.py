@@ -20,6 +20,7 @@ from convertkit.mapping import load_table
 from convertkit.verify import Options, Verifier, metrics as M, samples_from_images
 from convertkit.verify.subjects import discover, format_of
 from convertkit.verify.weights import read_arrays, read_back
+from support import tiny_ssd
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "fixtures" / "models" / "icnet_small"
@@ -486,41 +487,10 @@ def test_a_runtime_not_installed_is_skipped_or_an_error_when_named(monkeypatch, 
 
 # -- a net whose output size depends on the data (SSD) -------------------------------------------
 
-TINY_SSD = """name: "tiny_ssd"
-input: "data" input_shape { dim: 1 dim: 3 dim: 48 dim: 48 }
-layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
-        convolution_param { num_output: 8 kernel_size: 3 stride: 4 pad: 1 } }
-layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
-layer { name: "loc" type: "Convolution" bottom: "conv" top: "loc" convolution_param { num_output: 12 kernel_size: 1 } }
-layer { name: "loc_perm" type: "Permute" bottom: "loc" top: "loc_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
-layer { name: "loc_flat" type: "Flatten" bottom: "loc_perm" top: "loc_flat" }
-layer { name: "conf" type: "Convolution" bottom: "conv" top: "conf" convolution_param { num_output: 12 kernel_size: 1 } }
-layer { name: "conf_perm" type: "Permute" bottom: "conf" top: "conf_perm" permute_param { order: 0 order: 2 order: 3 order: 1 } }
-layer { name: "conf_flat" type: "Flatten" bottom: "conf_perm" top: "conf_flat" }
-layer { name: "conf_reshape" type: "Reshape" bottom: "conf_flat" top: "conf_reshape" reshape_param { shape { dim: 0 dim: -1 dim: 4 } } }
-layer { name: "conf_softmax" type: "Softmax" bottom: "conf_reshape" top: "conf_softmax" softmax_param { axis: 2 } }
-layer { name: "conf_out" type: "Flatten" bottom: "conf_softmax" top: "conf_out" }
-layer { name: "prior" type: "PriorBox" bottom: "conv" bottom: "data" top: "prior"
-        prior_box_param { min_size: 12 max_size: 24 aspect_ratio: 2 flip: false clip: true
-                          variance: 0.1 variance: 0.1 variance: 0.2 variance: 0.2 } }
-layer { name: "detection_out" type: "DetectionOutput" bottom: "loc_flat" bottom: "conf_out" bottom: "prior"
-        top: "detection_out"
-        detection_output_param { num_classes: 4 share_location: true background_label_id: 0
-                                 nms_param { nms_threshold: 0.45 top_k: 100 } code_type: CENTER_SIZE
-                                 keep_top_k: 30 confidence_threshold: 0.3 } }
-"""
-
-
 @pytest.fixture(scope="module")
 def ssd(tmp_path_factory):
     """A tiny SSD with seeded weights: 30 detections on the sample photo."""
-    path = tmp_path_factory.mktemp("ssd") / "tiny_ssd.prototxt"
-    path.write_text(TINY_SSD)
-    net = convertkit.load(path)
-    rng, plan = np.random.default_rng(0), net.plan()
-    for layer in net.layers:
-        layer.params = [(rng.standard_normal(s) * 0.1).astype(np.float32)
-                        for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
+    net = convertkit.load(*tiny_ssd(tmp_path_factory.mktemp("ssd")))
     return net, samples_from_images(net, [IMAGE])
 
 

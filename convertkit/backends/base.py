@@ -96,6 +96,13 @@ class Backend:
         raise UnsupportedLayerError(f"{self.name} cannot express {layer.type}: {reason}",
                                     layer=layer.name)
 
+    def check(self, net: Net) -> None:
+        """Raise the refusal of the first layer of ``net`` whose type this backend
+        cannot express (before anything is built; a handler may still refuse a layer's
+        particular params when it builds it)."""
+        for layer in net.layers:
+            self.handler(layer)
+
     def convert(self, ctx: Context) -> Any:
         """Call the handler of ``ctx.layer``'s type."""
         return self.handler(ctx.layer)(ctx)

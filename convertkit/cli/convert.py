@@ -38,10 +38,12 @@ def quiet_option(f):
 
 
 def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn, rgb,
-                   force, as_json, quiet, name=None, defines=None) -> dict:
+                   force, as_json, quiet, name=None, defines=None, every=False) -> dict:
     """Check every output, read the model once, prepare it, write every format,
     then print the summary. ``single``: one output file (caffe2npz) instead of a
-    directory."""
+    directory. A model format that cannot express a layer of the net is refused
+    before anything is written; with ``every`` (``--to all``) it is left out, with a
+    note."""
     from .. import convert as conv
     from ..errors import UsageError
     from ..fileio import check_output_dir
@@ -65,11 +67,17 @@ def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn
             layer.impl.param_shapes(net.plan().bottom_shapes(layer)) for layer in net.layers):
         raise UsageError("the net has learned params: give the CAFFEMODEL to convert")
     net, notes = conv.prepare(net, bn=bn, rgb=rgb)
+    refused = conv.refusals(net, outputs)
+    if refused and not every:
+        raise next(iter(refused.values()))
+    for fmt, exc in refused.items():
+        notes.append(f"{fmt} left out: {exc}")
+        del outputs[fmt]
     update, finish = progress_bar(enabled=not quiet and not as_json, unit="formats")
     done = []
 
     def progress(fmt: str) -> None:
-        update(f"writing {fmt}", len(done), len(formats))
+        update(f"writing {fmt}", len(done), len(outputs))
         done.append(fmt)
 
     try:
@@ -113,7 +121,8 @@ def _bytes(n: int) -> str:
 @click.option("--to", "to", required=True, metavar="FORMAT,...",
               help="Output formats, comma-separated, or 'all': npy, npz, h5, tf, torch, "
                    "safetensors (weights, through a mapping table) and onnx, pt2, savedmodel, "
-                   "keras (runnable models).")
+                   "keras (runnable models). A runnable format that cannot express a layer "
+                   "is refused before anything is written ('all' leaves it out, with a note).")
 @output_option("The directory to write NAME.<ext> files in (created if needed).", metavar="DIR")
 @click.option("--name", default=None, help="Base name of the outputs (default: the prototxt's).")
 @mapping_option
@@ -137,11 +146,12 @@ def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, defines, f
     """
     from .. import convert as conv
 
-    formats = conv.all_formats() if to.strip() == "all" else [f.strip() for f in to.split(",") if f.strip()]
+    every = to.strip() == "all"
+    formats = conv.all_formats() if every else [f.strip() for f in to.split(",") if f.strip()]
     if not formats:
         from ..errors import UsageError
 
         raise UsageError("--to needs at least one format")
     run_conversion(prototxt, caffemodel, list(dict.fromkeys(formats)), output=output, single=None,
                    mapping=mapping, bn=bn, rgb=rgb, force=force, as_json=as_json, quiet=quiet,
-                   name=name, defines=defines)
+                   name=name, defines=defines, every=every)

@@ -34,9 +34,15 @@ class Op:
 
     module: nn.Module | None
     fn: Callable[[Tensors], Tensors]
-    #: Why torch.export cannot trace ``fn`` (it leaves PyTorch for numpy on data-
-    #: dependent work), or None: such a net runs eagerly but has no ``.pt2``.
-    eager_only: str | None = None
+
+
+#: Types whose expression here leaves PyTorch for numpy on data-dependent work, and
+#: why: a net with one runs eagerly (from its .pt) but torch.export cannot trace it.
+EAGER_ONLY = {
+    "ROIPooling": "each ROI's bins are read from the ROI values",
+    "DetectionOutput": "SSD's decoding and NMS give a number of detections that depends "
+                       "on the data",
+}
 
 
 def _axis(axis: int, ndim: int) -> int:
@@ -478,7 +484,7 @@ def roi_pooling(ctx: Context) -> Op:
                         out[r, :, i, j] = feat[n, :, hs:he, ws:we].amax(dim=(1, 2))
         return [out]
 
-    return Op(None, run, eager_only="each ROI's bins are read from the ROI values")
+    return Op(None, run)
 
 
 @BACKEND.register("DetectionOutput")
@@ -495,8 +501,7 @@ def detection_output(ctx: Context) -> Op:
         out = det.detections(boxes, conf.reshape(n, boxes.shape[1], p.num_classes), p)
         return [torch.from_numpy(out).to(xs[0].device, xs[0].dtype)]
 
-    return Op(None, run, eager_only="SSD's decoding and NMS give a number of detections "
-                                     "that depends on the data")
+    return Op(None, run)
 
 
 # Data movement -------------------------------------------------------------------------

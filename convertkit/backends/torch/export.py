@@ -11,17 +11,27 @@ from ...graph import Net
 from .model import CaffeModule
 
 
+def check_exportable(net: Net) -> None:
+    """Raise, naming the layer, when torch.export cannot trace ``net``: a type PyTorch
+    cannot express, or one it runs outside its graph (``EAGER_ONLY``)."""
+    from . import BACKEND, EAGER_ONLY
+
+    BACKEND.check(net)
+    for layer in net.layers:
+        if layer.type in EAGER_ONLY:
+            raise UnsupportedLayerError(
+                f"torch.export cannot trace {layer.type}: {EAGER_ONLY[layer.type]} (the .pt "
+                "and .safetensors weights run it eagerly)", layer=layer.name)
+
+
 def export_program(net: Net, state: dict[str, torch.Tensor] | None = None) -> bytes:
     """The serialized ExportedProgram of ``net`` with its params (or ``state``), for
     the declared input shapes; the batch dimension is dynamic where the net allows."""
     from ...runtime.torch import load_into, state_dict_from_net
 
+    check_exportable(net)
     plan = net.plan()
     module = CaffeModule(net, plan)
-    if module.eager_only:
-        name, type_name, reason = module.eager_only[0]
-        raise UnsupportedLayerError(f"torch.export cannot trace {type_name}: {reason} (the "
-                                    ".pt and .safetensors weights run it eagerly)", layer=name)
     load_into(module, state if state is not None else state_dict_from_net(net), net.caffemodel_path)
     module.eval()
     # Traced with a batch of 2: PyTorch would specialise a dimension of size 1.

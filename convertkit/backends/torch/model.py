@@ -31,13 +31,9 @@ class CaffeModule(nn.Module):
         self.input_names = list(net.inputs)
         self.output_names = list(net.outputs)
         self._steps: list[tuple[str, list[str], list[str], Callable]] = []
-        #: (layer, type, reason) of each step torch.export cannot trace.
-        self.eager_only: list[tuple[str, str, str]] = []
         owners: dict[str, str] = {}
         for layer in net.layers:
             op = BACKEND.convert(Context(net, plan, layer))
-            if op.eager_only:
-                self.eager_only.append((layer.name, layer.type, op.eager_only))
             if op.module is not None:
                 name = module_name(layer.name)
                 if name in owners:
