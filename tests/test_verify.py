@@ -557,3 +557,14 @@ def test_grey_nets_take_the_sample_images_in_grey(tmp_path, capsys):
     proto.write_text(proto.read_text().replace("dim: 1 dim: 28", "dim: 2 dim: 28"))
     rc = main(["verify", str(proto), "--runtimes", "onnx", "-q"])
     assert rc == 2 and "needs a 1- or 3-channel N x C x H x W input" in capsys.readouterr().err
+
+
+def test_nothing_compared_is_no_pass(ssd, monkeypatch):
+    """Every selected framework refusing a layer leaves nothing compared: a fail."""
+    needs("onnx")
+    from convertkit.verify import pipeline
+
+    monkeypatch.setattr(pipeline, "select_runtimes", lambda requested: (["numpy", "onnx"], []))
+    net, samples = ssd
+    r = Verifier(net, Options(direct=True)).run(samples).report
+    assert subjects(r)["onnx"]["verdict"] == "skipped" and r["verdict"] == "fail"

@@ -381,8 +381,10 @@ class Verifier:
         data-sized DetectionOutput in ONNX) skips it with the reason, as a runtime that
         is not installed is skipped, unless its format or runtime was asked for by
         name; anything else is its error."""
-        named = (fmt in self.opt.formats if fmt and self.opt.formats else
-                 fmt is None and track.subject.runtime in (self.opt.runtimes or ()))
+        if fmt is not None:
+            named = fmt in (self.opt.formats or ())
+        else:
+            named = track.subject.runtime in (self.opt.runtimes or ())
         if isinstance(exc, UnsupportedLayerError) and not named:
             track.skipped = _message(exc)
         else:
@@ -624,7 +626,9 @@ class Verifier:
         verdicts = [s["verdict"] for v in out_variants for s in v["subjects"]]
         folds_ok = all(v["fold_check"] is None or v["fold_check"]["verdict"] == "pass"
                        for v in out_variants)
-        verdict = "pass" if folds_ok and all(x in ("pass", "skipped") for x in verdicts) else "fail"
+        # Everything skipped (each framework refused a layer) proves nothing: a fail.
+        verdict = ("pass" if folds_ok and all(x in ("pass", "skipped") for x in verdicts)
+                   and any(x != "skipped" for x in verdicts) else "fail")
         first = min(firsts, key=lambda f: f[:3])[3] if firsts else None
         classes = _classes(net)
         from .palettes import palette_name
