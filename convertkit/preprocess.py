@@ -139,7 +139,8 @@ def preprocess(image: ImageLike, size: tuple[int, int] | int, mode: str = "resiz
         img = _resize(img, max(1, min(h, round(img.shape[0] * f))),
                       max(1, min(w, round(img.shape[1] * f))))
     if channels == 1:
-        img = _cv2().cvtColor(np.ascontiguousarray(img), _cv2().COLOR_BGR2GRAY)[:, :, None]
+        cv2 = _cv2()
+        img = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY)[:, :, None]
         mean = (grey_mean(mean),)
     x = img.astype(np.float32) - np.asarray(mean, dtype=np.float32)
     out = np.zeros((h, w, channels), np.float32)  # the mean colour, after subtraction
