@@ -494,10 +494,10 @@ def ssd(tmp_path_factory):
     return net, samples_from_images(net, [IMAGE])
 
 
-def test_ssd_detections_compare_as_sets_and_refusals_are_skipped(ssd):
+def test_ssd_detections_compare_as_sets_and_other_frameworks_up_to_them(ssd):
     """OpenCV orders SSD's detections by score over all classes (Caffe: by class):
-    verify compares them as a set. A runtime that cannot express DetectionOutput, by
-    design, is skipped with its reason when it came with the default selection."""
+    verify compares them as a set. ONNX and TF cannot express DetectionOutput: they
+    are checked on the net cut before it, which ends at its loc, conf and prior blobs."""
     needs("opencv", "torch", "onnx")
     net, samples = ssd
     x = samples[0].arrays
@@ -508,29 +508,77 @@ def test_ssd_detections_compare_as_sets_and_refusals_are_skipped(ssd):
     subs = subjects(r)
     assert r["verdict"] == "pass", json.dumps(r["variants"][0]["subjects"], indent=1)[:3000]
     for name in ("opencv", "torch"):
-        assert subs[name]["verdict"] == "pass" and subs[name]["per_layer"]
+        assert subs[name]["verdict"] == "pass" and subs[name]["ends_at"] is None
+        assert set(subs[name]["outputs"]) == {"detection_out"}
         row = next(row for row in subs[name]["layers"] if row["name"] == "detection_out")
         assert row["compared"] and row["within"]
     for name in {"onnx", "tf"} & set(subs):
-        assert subs[name]["verdict"] == "skipped"
-        assert f"layer 'detection_out': {name} cannot express DetectionOutput" in subs[name]["message"]
+        s = subs[name]
+        assert s["verdict"] == "pass" and s["ends_at"]["blobs"] == ["loc_flat", "conf_out", "prior"]
+        assert f"{name} cannot express DetectionOutput" in s["ends_at"]["why"]
+        assert set(s["outputs"]) == {"loc_flat", "conf_out", "prior"}
+        assert all(o["within"] and o["max_rel"] <= 1e-4 for o in s["outputs"].values())
+        rows = {row["name"]: row for row in s["layers"]}
+        assert not rows["detection_out"]["compared"] and rows["conf_softmax"]["within"]
 
 
-def test_ssd_refusals_are_errors_when_asked_for_by_name(ssd):
+def test_ssd_files_of_every_torch_and_onnx_format(ssd, tmp_path):
+    """A fresh conversion: the .pt runs DetectionOutput eagerly; .pt2 and .onnx are
+    written from the cut net and checked up to it. A cut file that diverges fails."""
     needs("torch", "onnx")
     net, samples = ssd
-    r = Verifier(net, Options(direct=True, runtimes=["onnx"])).run(samples).report
-    assert r["verdict"] == "fail" and subjects(r)["onnx"]["verdict"] == "error"
-    # torch's formats: the .pt runs DetectionOutput eagerly; torch.export cannot trace it.
-    r = Verifier(net, Options(runtimes=["torch"])).run(samples).report
+    verifier = Verifier(net, Options(runtimes=["torch", "onnx"]))
+    r = verifier.run(samples, keep_open=True).report
     subs = subjects(r)
-    assert r["verdict"] == "pass" and subs["torch[tiny_ssd.pt]"]["verdict"] == "pass"
-    assert subs["torch[tiny_ssd.pt2]"]["verdict"] == "skipped"
-    assert "torch.export cannot trace DetectionOutput" in subs["torch[tiny_ssd.pt2]"]["message"]
-    r = Verifier(net, Options(runtimes=["torch"], formats=["pt2"])).run(samples).report
-    pt2 = subjects(r)["torch[tiny_ssd.pt2]"]
-    assert r["verdict"] == "fail" and pt2["verdict"] == "error"
-    assert pt2["message"].startswith("converting to pt2 failed: layer 'detection_out': torch.export")
+    assert r["verdict"] == "pass"
+    assert subs["torch[tiny_ssd.pt]"]["ends_at"] is None
+    for name in ("torch[tiny_ssd.pt2]", "onnx[tiny_ssd.onnx]"):
+        assert subs[name]["verdict"] == "pass" and subs[name]["ends_at"] is not None
+    # The cut ONNX file with one conf weight changed: its conf_out leaves the tolerance.
+    import onnx
+    from onnx import numpy_helper
+
+    path = tmp_path / "tiny_ssd.onnx"
+    model = onnx.load(subs["onnx[tiny_ssd.onnx]"]["file"])
+    verifier.close()
+    init = next(i for i in model.graph.initializer if i.name.startswith("conf/"))
+    w = numpy_helper.to_array(init).copy()
+    w.flat[0] += 1.0
+    init.CopyFrom(numpy_helper.from_array(w, init.name))
+    onnx.save(model, path)
+    r = Verifier(net, Options(converted=tmp_path, runtimes=["onnx"])).run(samples).report
+    s = subjects(r)["onnx[tiny_ssd.onnx]"]
+    assert r["verdict"] == "fail" and s["first_divergence"]["layer"] == "conf"
+
+
+UPSAMPLE = """input: "data" input_shape { dim: 1 dim: 3 dim: 16 dim: 16 }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "up" type: "Upsample" bottom: "conv" top: "up" upsample_param { scale: 2 } }
+"""
+
+
+def test_a_framework_refusing_a_layer_is_skipped_unless_asked_for_by_name(tmp_path, monkeypatch):
+    """OpenCV has no Upsample: skipped with the reason by default, an error when asked
+    for by name; a run where every subject was skipped is a fail."""
+    needs("opencv", "onnx")
+    from convertkit.verify import pipeline
+    from support import fill_params
+
+    (tmp_path / "up.prototxt").write_text(UPSAMPLE)
+    net = convertkit.load(tmp_path / "up.prototxt")
+    fill_params(net, np.random.default_rng(0))
+    samples = samples_from_images(net, [IMAGE])
+    r = Verifier(net, Options(direct=True, runtimes=["onnx", "opencv"])).run(samples).report
+    assert r["verdict"] == "fail" and subjects(r)["opencv"]["verdict"] == "error"
+    monkeypatch.setattr(pipeline, "select_runtimes", lambda requested: (["numpy", "opencv", "onnx"], []))
+    r = Verifier(net, Options(direct=True)).run(samples).report
+    subs = subjects(r)
+    assert r["verdict"] == "pass" and subs["onnx"]["verdict"] == "pass"
+    assert subs["opencv"]["verdict"] == "skipped"
+    assert "layer 'up': opencv cannot express Upsample" in subs["opencv"]["message"]
+    monkeypatch.setattr(pipeline, "select_runtimes", lambda requested: (["numpy", "opencv"], []))
+    r = Verifier(net, Options(direct=True)).run(samples).report
+    assert subjects(r)["opencv"]["verdict"] == "skipped" and r["verdict"] == "fail"
 
 
 def test_grey_nets_take_the_sample_images_in_grey(tmp_path, capsys):
@@ -558,13 +606,3 @@ def test_grey_nets_take_the_sample_images_in_grey(tmp_path, capsys):
     rc = main(["verify", str(proto), "--runtimes", "onnx", "-q"])
     assert rc == 2 and "needs a 1- or 3-channel N x C x H x W input" in capsys.readouterr().err
 
-
-def test_nothing_compared_is_no_pass(ssd, monkeypatch):
-    """Every selected framework refusing a layer leaves nothing compared: a fail."""
-    needs("onnx")
-    from convertkit.verify import pipeline
-
-    monkeypatch.setattr(pipeline, "select_runtimes", lambda requested: (["numpy", "onnx"], []))
-    net, samples = ssd
-    r = Verifier(net, Options(direct=True)).run(samples).report
-    assert subjects(r)["onnx"]["verdict"] == "skipped" and r["verdict"] == "fail"

@@ -157,6 +157,8 @@ def _summary(report: dict) -> None:
             verdict = s["verdict"] if s["verdict"] in ("pass", "skipped") else s["verdict"].upper()
             click.echo(f"  {s['name']:<{wn}} {_how(s):<{wc}} {verdict:<8} "
                        f"{worst:<40} {agree:>10} {s['seconds']:7.2f}")
+            if s["ends_at"] is not None:
+                click.echo(f"    {s['ends_at']['why']}")
             if s["first_divergence"] is not None:
                 click.echo(f"    first divergence: {_first(s['first_divergence'])}")
             if s["message"]:

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from .batchnorm import fold_batchnorm
 from .channels import flip_input_channels, fold_input_scale
+from .cut import cut_data_dependent
 
-__all__ = ["flip_input_channels", "fold_batchnorm", "fold_input_scale"]
+__all__ = ["cut_data_dependent", "flip_input_channels", "fold_batchnorm", "fold_input_scale"]

@@ -139,13 +139,57 @@ class _Track:
     forward_seconds: float = 0.0
     convert_seconds: float = 0.0
     open_seconds: float = 0.0
+    #: The net cut before its data-dependent layers, when the subject's framework
+    #: cannot express them (it is checked up to there), and why; None: the whole net.
+    net: Net | None = None
+    cut: str | None = None
 
     def fresh(self) -> "_Track":
         """The same subject and runner, with nothing accumulated yet."""
         return _Track(self.subject, self.variant, self.runner, self.error, self.skipped,
                       self.per_layer, notes=list(self.notes), param_rel=self.param_rel,
                       params_only=self.params_only, convert_seconds=self.convert_seconds,
-                      open_seconds=self.open_seconds)
+                      open_seconds=self.open_seconds, net=self.net, cut=self.cut)
+
+    @classmethod
+    def of(cls, subject: Subject, variant: str, vnet: Net) -> "_Track":
+        """A new track, on the net cut before its data-dependent layers when the
+        subject's framework cannot express them."""
+        track = cls(subject, variant)
+        track.net, track.cut = _cut_for(vnet, subject.runtime, subject.fmt)
+        return track
+
+
+def _refusal(net: Net, runtime: str, fmt: str | None) -> UnsupportedLayerError | None:
+    """Why the subject's framework cannot express ``net`` (its runtime's backend and,
+    for a runnable format, the format's own check), or None."""
+    from .. import convert as conv
+    from ..backends import BACKENDS, backend
+
+    try:
+        if fmt in conv.MODEL_FORMATS:
+            conv.MODEL_FORMATS[fmt].check(net)
+        if runtime in BACKENDS:
+            backend(runtime).check(net)
+    except UnsupportedLayerError as exc:
+        return exc
+    return None
+
+
+def _cut_for(vnet: Net, runtime: str, fmt: str | None) -> tuple[Net | None, str | None]:
+    """(the net cut before its data-dependent layers, why) when those are what the
+    subject's framework refuses and it can express the rest; else (None, None)."""
+    from ..passes.cut import cut_data_dependent, data_dependent
+
+    dynamic = data_dependent(vnet)
+    refusal = _refusal(vnet, runtime, fmt) if dynamic else None
+    if refusal is None or refusal.layer not in dynamic:
+        return None, None
+    cut, notes = cut_data_dependent(vnet)
+    if _refusal(cut, runtime, fmt) is not None:
+        return None, None
+    why = refusal.cause.split(":")[0]  # e.g. "onnx cannot express DetectionOutput"
+    return cut, f"{notes[0]}; {why}, so it is compared up to there"
 
 
 @dataclass
@@ -262,19 +306,26 @@ class _Reference:
     def __init__(self, net: Net, inputs: dict[str, np.ndarray], forms: _Forms):
         self.net, self.inputs, self.forms = net, inputs, forms
         self.outputs: dict[str, np.ndarray] = {}
+        #: Blobs that are the outputs of a cut net (the bottoms of data-dependent
+        #: layers), with their statistics.
+        self.ends: dict[str, np.ndarray] = {}
+        self.end_stats: dict[str, M.RefStats] = {}
         self.layers: dict[str, list[np.ndarray]] = {}
         self._stats: dict[tuple[str, int], M.RefStats] = {}
 
-    def run(self, keep_layers: bool) -> None:
+    def run(self, keep_layers: bool, ends: Sequence[str] = ()) -> None:
         from ..runtime.numpy import NumpyRuntime
 
         def keep(name, tops):
             self.layers[name] = self.forms.tops(name, list(tops))
 
-        out = NumpyRuntime(self.net).forward(self.inputs, keep="outputs",
+        outputs = list(self.net.outputs)
+        out = NumpyRuntime(self.net).forward(self.inputs, keep=outputs + list(ends),
                                               on_layer=keep if keep_layers else None)
         if not self.outputs:
-            self.outputs = {o: self.forms.blob(o, a) for o, a in out.items()}
+            self.outputs = {o: self.forms.blob(o, out[o]) for o in outputs}
+            self.ends = {o: out[o] for o in ends}
+            self.end_stats = {o: M.ref_stats(a) for o, a in self.ends.items()}
 
     def stat(self, name: str, k: int) -> M.RefStats:
         key = (name, k)
@@ -324,9 +375,9 @@ class Verifier:
         tracks: list[_Track] = []
         others = [r for r in self.runtimes if r != "numpy"]
         if self.opt.direct:
-            return [_Track(Subject(r, bn=bn), bn) for r in others]
+            return [_Track.of(Subject(r, bn=bn), bn, vnet) for r in others]
         if "opencv" in self.runtimes:  # the outside oracle reads the Caffe files
-            tracks.append(_Track(Subject("opencv", bn=bn), bn))
+            tracks.append(_Track.of(Subject("opencv", bn=bn), bn, vnet))
         if self.opt.converted is not None:
             found, notes = discover(Path(self.opt.converted))
             self.notes.extend(notes)
@@ -337,7 +388,7 @@ class Verifier:
             for fmt, path in found:
                 runtime = FORMAT_RUNTIME[fmt]
                 subject = Subject(runtime, fmt, path, self.opt.mapping, self.opt.rgb, bn)
-                track = _Track(subject, bn)
+                track = _Track.of(subject, bn, vnet)
                 if runtime not in self.runtimes:
                     track.skipped = (f"the {runtime} runtime is not selected" if self.opt.runtimes
                                      else f"the {runtime} runtime is not installed")
@@ -363,11 +414,11 @@ class Verifier:
             path, files = outputs[fmt]
             # A TF checkpoint is named by its prefix and found by its index file.
             subject_path = Path(str(path) + ".index") if fmt == "tf" else Path(path)
-            track = _Track(Subject(FORMAT_RUNTIME[fmt], fmt, subject_path, self.opt.mapping,
-                                   self.opt.rgb, bn), bn)
+            track = _Track.of(Subject(FORMAT_RUNTIME[fmt], fmt, subject_path, self.opt.mapping,
+                                      self.opt.rgb, bn), bn, vnet)
             t0 = time.perf_counter()
             try:
-                conv.convert(vnet, {fmt: (path, files)}, mapping=self.opt.mapping,
+                conv.convert(track.net or vnet, {fmt: (path, files)}, mapping=self.opt.mapping,
                              rgb=self.opt.rgb, meta=meta, force=True)
             except Exception as exc:  # noqa: BLE001 - one format's failure is its verdict
                 self._failed(track, exc, fmt)
@@ -456,7 +507,7 @@ class Verifier:
         for k, track in enumerate(tracks):
             if progress:
                 progress(f"loading {track.subject.name}", k, len(tracks))
-            vnet = next(v.net for v in variants if v.bn == track.variant)
+            vnet = track.net or next(v.net for v in variants if v.bn == track.variant)
             t0 = time.perf_counter()
             try:
                 with warnings.catch_warnings():
@@ -486,7 +537,10 @@ class Verifier:
         every_layer = self.opt.layers == "all"
         ref = _Reference(v.net, inputs, v.forms)
         t0 = time.perf_counter()
-        ref.run(keep_layers=every_layer)
+        # The blobs a cut net ends at, for the subjects that are checked up to there.
+        ends = sorted({o for t in v.tracks if t.net is not None for o in t.net.outputs}
+                      - set(v.net.outputs))
+        ref.run(keep_layers=every_layer, ends=ends)
         v.reference_seconds += time.perf_counter() - t0
         ref_out = ref.outputs
         out_stats = {o: M.ref_stats(a) for o, a in ref_out.items()}
@@ -557,6 +611,11 @@ class Verifier:
                     d = M.compare(top, ref_tops[k], ref.stat(name, k))
                     track.layers.setdefault((name, k), M.Diff()).add(d, i)
             out = {o: v.forms.blob(o, a) for o, a in out.items()}
+            if track.net is not None:  # a cut net: its own outputs
+                names = track.net.outputs
+                ref_out = {o: ref.ends[o] if o in ref.ends else ref_out[o] for o in names}
+                out_stats = {o: ref.end_stats[o] if o in ref.ends else out_stats[o] for o in names}
+                ref_labels = {o: ref_labels.get(o) for o in names}
             within = (self._outputs(track, i, out, ref_out, out_stats, ref_labels, decided)
                       if outputs else None)
         except Exception as exc:  # noqa: BLE001 - a runtime failing is its verdict
@@ -684,11 +743,14 @@ def _subject_entry(track: _Track, v: _Variant, rtol: float) -> dict:
         "file": str(s.path) if s.path is not None else None,
         "per_layer": track.per_layer if track.error is None and track.skipped is None else None,
         "verdict": "pass", "message": None, "first_divergence": None, "worst": None,
-        "outputs": {}, "layers": [], "blobs": [], "notes": list(dict.fromkeys(track.notes)),
+        "outputs": {}, "layers": [], "blobs": [],
+        "notes": list(dict.fromkeys(track.notes + ([track.cut] if track.cut else []))),
         "seconds": round(track.seconds + track.open_seconds, 3),
         "open_seconds": round(track.open_seconds, 3),
         "forward_seconds": round(track.forward_seconds, 3),
         "convert_seconds": round(track.convert_seconds, 3) if track.convert_seconds else None,
+        "ends_at": ({"blobs": track.net.outputs, "why": track.cut} if track.net is not None
+                    else None),
     }
     if track.skipped is not None:
         entry.update(verdict="skipped", message=track.skipped)
