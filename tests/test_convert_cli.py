@@ -161,6 +161,16 @@ def test_a_format_that_cannot_express_a_layer_is_refused_before_writing(tmp_path
     assert "torch.export cannot trace DetectionOutput" in " ".join(out["notes"])
     assert set(out["formats"]) == set(conv.all_formats()) - left_out
     assert not list(out_dir.glob("*.onnx")) and (out_dir / "tiny_ssd.pt").is_file()
+    # --cut-data-dependent: written from the net cut before DetectionOutput.
+    import onnx
+
+    cut_dir = tmp_path / "cut"
+    out = run_json(["convert", str(proto), str(model), "--to", "torch,onnx,pt2",
+                    "--cut-data-dependent", "-o", str(cut_dir)], capsys)
+    assert list(out["formats"]) == ["torch", "onnx", "pt2"]
+    assert "onnx ends at loc_flat, conf_out, prior: detection_out (DetectionOutput)" in out["notes"][0]
+    graph = onnx.load(cut_dir / "tiny_ssd.onnx").graph
+    assert [o.name for o in graph.output] == ["loc_flat", "conf_out", "prior"]
 
 
 def test_bad_input_is_one_line_and_writes_nothing(icnet, tmp_path, capsys):

@@ -204,3 +204,24 @@ layer { name: "conv" type: "Convolution" bottom: "s" top: "conv"
     net.layer("conv").params = [rand((2, 3, 3, 3)), np.zeros(2, np.float32)]
     out, notes = fold_input_scale(net)
     assert "kept Scale 's'" in notes[0] and [l.name for l in out.layers] == ["s", "conv"]
+
+
+def test_cutting_before_data_dependent_layers(tmp_path):
+    """SSD cut before DetectionOutput ends at its bottoms; a layer fed by it goes too;
+    a net with nothing data-dependent is kept whole, with no note."""
+    from convertkit.passes import cut_data_dependent
+    from support import TINY_SSD
+
+    text = TINY_SSD + ('layer { name: "after" type: "Power" bottom: "detection_out" '
+                       'top: "after" }\n')
+    net = build_net(parse_text(text))
+    cut, notes = cut_data_dependent(net)
+    assert [layer.name for layer in cut.layers] == [layer.name for layer in net.layers][:-2]
+    assert cut.outputs == ["loc_flat", "conf_out", "prior"]
+    assert notes == ["ends at loc_flat, conf_out, prior: detection_out (DetectionOutput) gives a "
+                     "number of rows that depends on the data, and 1 more layer(s) follow it"]
+    assert len(net.layers) == 14  # the input is unchanged
+    plain = build_net(parse_text('input: "x" input_shape { dim: 1 dim: 1 dim: 2 dim: 2 }\n'
+                                 'layer { name: "r" type: "ReLU" bottom: "x" top: "y" }'))
+    same, notes = cut_data_dependent(plain)
+    assert [layer.name for layer in same.layers] == ["r"] and notes == []

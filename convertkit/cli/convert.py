@@ -38,12 +38,14 @@ def quiet_option(f):
 
 
 def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn, rgb,
-                   force, as_json, quiet, name=None, defines=None, every=False) -> dict:
+                   force, as_json, quiet, name=None, defines=None, every=False,
+                   cut=False) -> dict:
     """Check every output, read the model once, prepare it, write every format,
     then print the summary. ``single``: one output file (caffe2npz) instead of a
     directory. A model format that cannot express a layer of the net is refused
     before anything is written; with ``every`` (``--to all``) it is left out, with a
-    note."""
+    note; with ``cut``, one that refuses only the data-dependent layers is written
+    from the net cut before them."""
     from .. import convert as conv
     from ..errors import UsageError
     from ..fileio import check_output_dir
@@ -68,16 +70,28 @@ def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn
         raise UsageError("the net has learned params: give the CAFFEMODEL to convert")
     net, notes = conv.prepare(net, bn=bn, rgb=rgb)
     refused = conv.refusals(net, outputs)
+    cut_outputs = {}
+    if cut and refused:
+        from ..passes import cut_data_dependent
+        from ..passes.cut import data_dependent
+
+        short, more = cut_data_dependent(net)
+        for fmt in [f for f, exc in refused.items() if exc.layer in data_dependent(net)]:
+            if not conv.refusals(short, [fmt]):
+                cut_outputs[fmt] = outputs.pop(fmt)
+                del refused[fmt]
+                notes.append(f"{fmt} {more[0]}")
     if refused and not every:
         raise next(iter(refused.values()))
     for fmt, exc in refused.items():
         notes.append(f"{fmt} left out: {exc}")
         del outputs[fmt]
+    order = [f for f in formats if f in outputs or f in cut_outputs]
     update, finish = progress_bar(enabled=not quiet and not as_json, unit="formats")
     done = []
 
     def progress(fmt: str) -> None:
-        update(f"writing {fmt}", len(done), len(outputs))
+        update(f"writing {fmt}", len(done), len(order))
         done.append(fmt)
 
     try:
@@ -85,6 +99,12 @@ def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn
                 "converter": "convertkit", "bn": bn, "rgb": str(rgb).lower()}
         summary = conv.convert(net, outputs, mapping=mapping, rgb=rgb, meta=meta, force=force,
                                inputs=inputs, progress=progress)
+        if cut_outputs:
+            more = conv.convert(short, cut_outputs, mapping=mapping, rgb=rgb, meta=meta,
+                                force=force, inputs=inputs, progress=progress)
+            merged = {**summary["formats"], **more["formats"]}
+            summary["formats"] = {f: merged[f] for f in order}
+            summary["notes"] += [n for n in more["notes"] if n not in summary["notes"]]
     finally:
         finish()
     summary["notes"] = notes + summary["notes"]
@@ -123,6 +143,11 @@ def _bytes(n: int) -> str:
                    "safetensors (weights, through a mapping table) and onnx, pt2, savedmodel, "
                    "keras (runnable models). A runnable format that cannot express a layer "
                    "is refused before anything is written ('all' leaves it out, with a note).")
+@click.option("--cut-data-dependent", "cut", is_flag=True,
+              help="Write a runnable format that cannot express a layer whose output size "
+                   "depends on the data (SSD's DetectionOutput) from the net cut before it: "
+                   "it ends at that layer's bottoms (loc, conf, prior), to be decoded with "
+                   "convertkit.layers.detection_output.")
 @output_option("The directory to write NAME.<ext> files in (created if needed).", metavar="DIR")
 @click.option("--name", default=None, help="Base name of the outputs (default: the prototxt's).")
 @mapping_option
@@ -132,7 +157,8 @@ def _bytes(n: int) -> str:
 @force_option
 @quiet_option
 @json_option("Print a JSON object: per format its files, bytes, params and seconds, and notes.")
-def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, defines, force, quiet, as_json):
+def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, defines, force, quiet, as_json,
+            cut):
     """Convert PROTOTXT + CAFFEMODEL to several formats in one run.
 
     The caffemodel is read once. Every output is written atomically (a temp file, then
@@ -154,4 +180,4 @@ def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, defines, f
         raise UsageError("--to needs at least one format")
     run_conversion(prototxt, caffemodel, list(dict.fromkeys(formats)), output=output, single=None,
                    mapping=mapping, bn=bn, rgb=rgb, force=force, as_json=as_json, quiet=quiet,
-                   name=name, defines=defines, every=every)
+                   name=name, defines=defines, every=every, cut=cut)

@@ -398,8 +398,8 @@ def interp(ctx: Context) -> None:
 # Other forks' layers ---------------------------------------------------------------------
 
 BACKEND.refuse("DetectionOutput", reason="SSD's output size depends on the data (per-class "
-               "NMS, then the best keep_top_k); run the net up to its loc/conf/prior blobs "
-               "and decode with convertkit.layers.detection_output")
+               "NMS, then the best keep_top_k); convert --cut-data-dependent writes the net "
+               "up to its loc/conf/prior blobs, to decode with convertkit.layers.detection_output")
 
 
 @BACKEND.register("ReLU6")

@@ -91,8 +91,9 @@ def _multi(layer: keras.layers.Layer, variables: dict | None = None) -> Op:
 
 
 BACKEND.refuse("DetectionOutput", reason=(
-    "SSD's decoding and NMS give a number of detections that depends on the data; run "
-    "the net up to its loc/conf/prior blobs and decode with convertkit.layers.detection_output"))
+    "SSD's decoding and NMS give a number of detections that depends on the data; convert "
+    "--cut-data-dependent writes the net up to its loc/conf/prior blobs, to decode with "
+    "convertkit.layers.detection_output"))
 
 
 @BACKEND.register("Input")

@@ -21,7 +21,8 @@ def check_exportable(net: Net) -> None:
         if layer.type in EAGER_ONLY:
             raise UnsupportedLayerError(
                 f"torch.export cannot trace {layer.type}: {EAGER_ONLY[layer.type]} (the .pt "
-                "and .safetensors weights run it eagerly)", layer=layer.name)
+                "and .safetensors weights run it eagerly; for a data-dependent layer, convert "
+                "--cut-data-dependent writes the net up to its bottoms)", layer=layer.name)
 
 
 def export_program(net: Net, state: dict[str, torch.Tensor] | None = None) -> bytes:
