@@ -102,6 +102,29 @@ def test_record_and_check_files_with_a_readable_diff(tmp_path, capsys):
     assert "golden check: FAIL: 0 of 1 runs match" in text
 
 
+def test_an_ssd_golden_holds_for_every_runtime(tmp_path, capsys):
+    """SSD's detections are fingerprinted as a set (OpenCV orders and pads its rows its
+    own way); ONNX, which cannot express DetectionOutput, is checked on the net cut
+    before it, against the recorded statistics of the blobs it ends at."""
+    needs("onnx", "opencv")
+    from support import tiny_ssd
+
+    proto, model = tiny_ssd(tmp_path)
+    out = tmp_path / "ssd.json"
+    assert main(["golden", "record", f"{proto}+{model}", "--image", str(IMAGE), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["golden", "check", str(out), "--runtimes", "numpy,opencv,onnx", "--json"]) == 0
+    runs = {r["runtime"]: r for r in json.loads(capsys.readouterr().out)["models"][0]["runs"]}
+    assert all(r["verdict"] == "pass" for r in runs.values())
+    assert runs["opencv"]["ends_at"] is None
+    assert runs["onnx"]["ends_at"].startswith("ends at loc_flat, conf_out, prior: detection_out")
+    doc = json.loads(out.read_text())  # a changed conf statistic is caught by the cut run
+    doc["models"][0]["images"][0]["blobs"]["conf_out"][0] += 0.01
+    out.write_text(golden.dumps(doc))
+    assert main(["golden", "check", str(out), "--runtimes", "onnx", "-q"]) == 1
+    assert "blob conf_out: mean recorded" in capsys.readouterr().out
+
+
 def test_record_follows_the_output_conventions(tmp_path, capsys):
     out = tmp_path / "g.json"
     out.write_text("{}")

@@ -136,7 +136,8 @@ def check(files, runtimes, bn, rtol, converted, quiet, as_json):
             "models": [{"file": str(p), "model": m,
                         "runs": [{"bn": r.bn, "runtime": r.runtime,
                                   "verdict": "pass" if r.ok else "fail",
-                                  "error": r.error, "mismatches": r.mismatches} for r in runs]}
+                                  "error": r.error, "mismatches": r.mismatches,
+                                  "ends_at": r.ends_at} for r in runs]}
                        for p, m, runs in results]}, indent=1))
         return 0 if verdict == "pass" else 1
     for note in notes:
@@ -146,6 +147,9 @@ def check(files, runtimes, bn, rtol, converted, quiet, as_json):
         status = "ok" if not bad else f"FAIL ({len(bad)} of {len(runs)} runs)"
         click.echo(f"{path}: {model}: {len(runs)} runs ({', '.join(sorted({r.runtime for r in runs}))}; "
                    f"bn {', '.join(sorted({r.bn for r in runs}))}): {status}")
+        for r in runs:
+            if r.ends_at:
+                click.echo(f"  [bn {r.bn}, {r.runtime}] {r.ends_at}")
         for r in bad:
             where = f"  [bn {r.bn}, {r.runtime}]"
             if r.error:
