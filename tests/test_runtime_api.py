@@ -40,14 +40,21 @@ def test_a_runtime_whose_framework_is_missing_names_the_extra(net):
         del _RUNTIMES["ghost"]
 
 
-@pytest.mark.parametrize("name", ["numpy", "opencv"])
-def test_hook_sees_each_layers_own_output_and_blobs_are_in_place(net, name):
+def hooked_pass(net, name: str, seed: int):
+    """(input, every blob, each layer's own first output) of one pass of runtime
+    ``name`` (skipped where it is not installed)."""
     if name not in runtime.installed_runtimes():
         pytest.skip(f"{name} runtime not installed")
-    x = rand(net.inputs["data"], seed=3) * 50
+    x = rand(net.inputs["data"], seed=seed) * 50
     own = {}
-    rt = runtime.create(name, net)
-    blobs = rt.forward({"data": x}, keep="all", on_layer=lambda n, tops: own.setdefault(n, tops[0]))
+    blobs = runtime.create(name, net).forward(
+        {"data": x}, keep="all", on_layer=lambda n, tops: own.setdefault(n, tops[0]))
+    return x, blobs, own
+
+
+@pytest.mark.parametrize("name", ["numpy", "opencv"])
+def test_hook_sees_each_layers_own_output_and_blobs_are_in_place(net, name):
+    _, blobs, own = hooked_pass(net, name, seed=3)
     assert list(own) == [l.name for l in net.layers]
     # conv1_sub1 is rewritten in place by its BN and ReLU: the blob holds the ReLU's
     # output, the BN's own output has negative values.
@@ -67,12 +74,7 @@ def test_channels_last_frameworks_lend_their_own_memory(net, name):
     (copying is most of what exposing ICNet's 1.7 GB of layer outputs cost); the
     blobs ``forward`` returns are in Caffe's order, and the views hold their values
     after the pass."""
-    if name not in runtime.installed_runtimes():
-        pytest.skip(f"{name} runtime not installed")
-    x = rand(net.inputs["data"], seed=4) * 50
-    own = {}
-    rt = runtime.create(name, net)
-    blobs = rt.forward({"data": x}, keep="all", on_layer=lambda n, tops: own.setdefault(n, tops[0]))
+    x, blobs, own = hooked_pass(net, name, seed=4)
     ref = {}
     runtime.create("numpy", net).forward({"data": x}, on_layer=lambda n, t: ref.setdefault(n, t[0]))
     conv = next(l for l in net.layers if l.type == "Convolution")
