@@ -109,17 +109,45 @@ def all_formats() -> list[str]:
     return emit.formats() + list(MODEL_FORMATS)
 
 
+def refusal(net: Net, fmt: str | None = None, runtime: str | None = None
+            ) -> UnsupportedLayerError | None:
+    """Why format ``fmt`` (a runnable format's own check) or the backend of
+    ``runtime`` cannot express a layer of ``net`` (by its type), or None."""
+    from .backends import BACKENDS, backend
+
+    try:
+        if fmt in MODEL_FORMATS:
+            MODEL_FORMATS[fmt].check(net)
+        if runtime in BACKENDS:
+            backend(runtime).check(net)
+    except UnsupportedLayerError as exc:
+        return exc
+    return None
+
+
 def refusals(net: Net, formats) -> dict[str, UnsupportedLayerError]:
     """The model formats among ``formats`` whose framework cannot express a layer of
     ``net`` (by its type), each with its refusal naming the layer."""
-    out = {}
-    for fmt in formats:
-        if fmt in MODEL_FORMATS:
-            try:
-                MODEL_FORMATS[fmt].check(net)
-            except UnsupportedLayerError as exc:
-                out[fmt] = exc
-    return out
+    found = {fmt: refusal(net, fmt) for fmt in formats if fmt in MODEL_FORMATS}
+    return {fmt: exc for fmt, exc in found.items() if exc is not None}
+
+
+def cut_for(net: Net, fmt: str | None = None, runtime: str | None = None
+            ) -> tuple[Net, str] | None:
+    """(``net`` cut before its data-dependent layers, a note saying where it ends and
+    why) when those layers are what the format or runtime cannot express and it can
+    express the rest; else None."""
+    from .passes.cut import cut_data_dependent, data_dependent
+
+    dynamic = data_dependent(net)
+    refused = refusal(net, fmt, runtime) if dynamic else None
+    if refused is None or refused.layer not in dynamic:
+        return None
+    cut, notes = cut_data_dependent(net)
+    if refusal(cut, fmt, runtime) is not None:
+        return None
+    # e.g. "...: detection_out (DetectionOutput) gives ...; onnx cannot express DetectionOutput"
+    return cut, f"{notes[0]}; {refused.cause.split(':')[0]}"
 
 
 def output_paths(fmt: str, out_dir: Path, stem: str) -> tuple[Path, list[Path]]:

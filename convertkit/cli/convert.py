@@ -71,16 +71,13 @@ def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn
     net, notes = conv.prepare(net, bn=bn, rgb=rgb)
     refused = conv.refusals(net, outputs)
     cut_outputs = {}
-    if cut and refused:
-        from ..passes import cut_data_dependent
-        from ..passes.cut import data_dependent
-
-        short, more = cut_data_dependent(net)
-        for fmt in [f for f, exc in refused.items() if exc.layer in data_dependent(net)]:
-            if not conv.refusals(short, [fmt]):
-                cut_outputs[fmt] = outputs.pop(fmt)
-                del refused[fmt]
-                notes.append(f"{fmt} {more[0]}")
+    for fmt in list(refused) if cut else []:
+        found = conv.cut_for(net, fmt)
+        if found is not None:  # every such format gets the same cut net
+            short, why = found
+            cut_outputs[fmt] = outputs.pop(fmt)
+            del refused[fmt]
+            notes.append(f"{fmt} {why}")
     if refused and not every:
         raise next(iter(refused.values()))
     for fmt, exc in refused.items():

@@ -196,9 +196,9 @@ def fingerprint(blobs: dict[str, np.ndarray], outputs: Sequence[str], net: Net |
     """The fingerprint of one image's pass: ``blobs`` as net.blobs holds them (with
     ``net``, in the form each is compared in: SSD's detections as a set)."""
     if net is not None:
-        from .pipeline import _Forms
+        from .metrics import Forms
 
-        forms = _Forms(net)
+        forms = Forms(net)
         blobs = {n: forms.blob(n, a) for n, a in blobs.items()}
     fp = {"blobs": {n: _stats(a) for n, a in blobs.items()}, "outputs": {}}
     for o in outputs:
@@ -414,7 +414,8 @@ def check_model(entry: dict, golden_dir: Path, runtimes: Sequence[str], bn: str 
     ``converted``, every converted file in that folder instead (of the one BN variant
     ``bn``; their outputs are what is compared)."""
     from ..convert import prepare
-    from .pipeline import _cut_for, _message
+    from ..convert import cut_for
+    from .pipeline import _message
     from .subjects import FORMAT_RUNTIME, Subject, discover
 
     spec = parse_spec(entry["model"])
@@ -445,9 +446,11 @@ def check_model(entry: dict, golden_dir: Path, runtimes: Sequence[str], bn: str 
     for k, (variant, vnet, subject) in enumerate(jobs):
         if progress:
             progress(f"{entry['model']} [bn {variant}] {subject.name}", k, len(jobs))
-        cut, why = _cut_for(vnet, subject.runtime, subject.fmt)
+        found = cut_for(vnet, subject.fmt, subject.runtime)
+        cut = found[0] if found is not None else None
         vnet = cut or vnet
-        run = CheckRun(entry["model"], variant, subject.name, [], ends_at=why)
+        run = CheckRun(entry["model"], variant, subject.name, [], ends_at=(
+            f"{found[1]}, so it is compared up to there" if found is not None else None))
         try:
             runner = None if subject.path is None else subject.open(vnet, shapes)
             if getattr(runner, "params_only", False):  # identical params: no run needed

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..graph import Net
+
 #: Elements per chunk: three float32 chunks (a, ref, difference) fit in a 1 MiB L2.
 CHUNK = 1 << 16
 #: Elements per transposed block of a channels-last comparison (1 MiB of float32).
@@ -268,6 +270,32 @@ def compare(got: np.ndarray, ref: np.ndarray, stats: RefStats | None = None) -> 
 
 def _shape(shape) -> str:
     return "x".join(str(int(s)) for s in shape) or "a scalar"
+
+
+class Forms:
+    """The form in which each layer's tops and each output are compared
+    (``LayerImpl.comparable``), for the few layers where that is not the top itself."""
+
+    def __init__(self, net: Net):
+        from ..layers.base import LayerImpl
+
+        self.layers = {layer.name: layer.impl for layer in net.layers
+                       if type(layer.impl).comparable is not LayerImpl.comparable}
+        #: Blob -> (impl, top index) of its last writer, where that has its own form.
+        self.blobs: dict[str, tuple | None] = {}
+        for layer in net.layers:
+            for k, top in enumerate(layer.tops):
+                impl = self.layers.get(layer.name)
+                self.blobs[top] = None if impl is None else (impl, k)
+
+    def tops(self, name: str, tops: list) -> list:
+        impl = self.layers.get(name)
+        return tops if impl is None else [impl.comparable(t, k) for k, t in enumerate(tops)]
+
+    def blob(self, name: str, value):
+        writer = self.blobs.get(name)
+        return value if writer is None else writer[0].comparable(value, writer[1])
+
 
 
 # Predictions -------------------------------------------------------------------------

@@ -155,41 +155,13 @@ class _Track:
     def of(cls, subject: Subject, variant: str, vnet: Net) -> "_Track":
         """A new track, on the net cut before its data-dependent layers when the
         subject's framework cannot express them."""
+        from ..convert import cut_for
+
         track = cls(subject, variant)
-        track.net, track.cut = _cut_for(vnet, subject.runtime, subject.fmt)
+        found = cut_for(vnet, subject.fmt, subject.runtime)
+        if found is not None:
+            track.net, track.cut = found[0], f"{found[1]}, so it is compared up to there"
         return track
-
-
-def _refusal(net: Net, runtime: str, fmt: str | None) -> UnsupportedLayerError | None:
-    """Why the subject's framework cannot express ``net`` (its runtime's backend and,
-    for a runnable format, the format's own check), or None."""
-    from .. import convert as conv
-    from ..backends import BACKENDS, backend
-
-    try:
-        if fmt in conv.MODEL_FORMATS:
-            conv.MODEL_FORMATS[fmt].check(net)
-        if runtime in BACKENDS:
-            backend(runtime).check(net)
-    except UnsupportedLayerError as exc:
-        return exc
-    return None
-
-
-def _cut_for(vnet: Net, runtime: str, fmt: str | None) -> tuple[Net | None, str | None]:
-    """(the net cut before its data-dependent layers, why) when those are what the
-    subject's framework refuses and it can express the rest; else (None, None)."""
-    from ..passes.cut import cut_data_dependent, data_dependent
-
-    dynamic = data_dependent(vnet)
-    refusal = _refusal(vnet, runtime, fmt) if dynamic else None
-    if refusal is None or refusal.layer not in dynamic:
-        return None, None
-    cut, notes = cut_data_dependent(vnet)
-    if _refusal(cut, runtime, fmt) is not None:
-        return None, None
-    why = refusal.cause.split(":")[0]  # e.g. "onnx cannot express DetectionOutput"
-    return cut, f"{notes[0]}; {why}, so it is compared up to there"
 
 
 @dataclass
@@ -199,7 +171,7 @@ class _Variant:
     notes: list[str]
     tracks: list[_Track]
     index: dict[str, int]
-    forms: "_Forms"
+    forms: M.Forms
     reference_seconds: float = 0.0
     fold: dict[str, M.Diff] = field(default_factory=dict)
     fold_agreement: dict[str, M.Agreement] = field(default_factory=dict)
@@ -274,36 +246,11 @@ def conversion_formats(runtimes: Sequence[str], formats: Sequence[str] | None) -
     return [f for f in known if FORMAT_RUNTIME.get(f) in runtimes and _format_ready(f)]
 
 
-class _Forms:
-    """The form in which each layer's tops and each output are compared
-    (``LayerImpl.comparable``), for the few layers where that is not the top itself."""
-
-    def __init__(self, net: Net):
-        from ..layers.base import LayerImpl
-
-        self.layers = {layer.name: layer.impl for layer in net.layers
-                       if type(layer.impl).comparable is not LayerImpl.comparable}
-        #: Blob -> (impl, top index) of its last writer, where that has its own form.
-        self.blobs: dict[str, tuple | None] = {}
-        for layer in net.layers:
-            for k, top in enumerate(layer.tops):
-                impl = self.layers.get(layer.name)
-                self.blobs[top] = None if impl is None else (impl, k)
-
-    def tops(self, name: str, tops: list) -> list:
-        impl = self.layers.get(name)
-        return tops if impl is None else [impl.comparable(t, k) for k, t in enumerate(tops)]
-
-    def blob(self, name: str, value):
-        writer = self.blobs.get(name)
-        return value if writer is None else writer[0].comparable(value, writer[1])
-
-
 class _Reference:
     """The numpy reference on one input: its outputs, and (when asked) each layer's own
     outputs with their statistics, computed once and shared by every subject."""
 
-    def __init__(self, net: Net, inputs: dict[str, np.ndarray], forms: _Forms):
+    def __init__(self, net: Net, inputs: dict[str, np.ndarray], forms: M.Forms):
         self.net, self.inputs, self.forms = net, inputs, forms
         self.outputs: dict[str, np.ndarray] = {}
         #: Blobs that are the outputs of a cut net (the bottoms of data-dependent
@@ -428,10 +375,10 @@ class Verifier:
 
     def _failed(self, track: _Track, exc: BaseException, fmt: str | None = None) -> None:
         """A subject that could not be built (``fmt``: converting to that format). A
-        layer type its framework cannot express (a refusal by design, e.g. SSD's
-        data-sized DetectionOutput in ONNX) skips it with the reason, as a runtime that
-        is not installed is skipped, unless its format or runtime was asked for by
-        name; anything else is its error."""
+        layer type its framework cannot express (a refusal by design, e.g. OpenCV has
+        no Upsample) skips it with the reason, as a runtime that is not installed is
+        skipped, unless its format or runtime was asked for by name; anything else is
+        its error. (Data-dependent layers never get here: ``_Track.of`` cuts them.)"""
         if fmt is not None:
             named = fmt in (self.opt.formats or ())
         else:
@@ -454,7 +401,7 @@ class Verifier:
         for bn, vnet, notes in self._variants():
             tracks = self._subjects(bn, vnet, progress)
             index = {layer.name: i for i, layer in enumerate(vnet.layers)}
-            setup.append(_Variant(bn, vnet, notes, tracks, index, _Forms(vnet)))
+            setup.append(_Variant(bn, vnet, notes, tracks, index, M.Forms(vnet)))
         if not any(t.skipped is None for v in setup for t in v.tracks):
             skipped = sorted({t.skipped for v in setup for t in v.tracks})
             raise UsageError("nothing to compare with the numpy reference"
