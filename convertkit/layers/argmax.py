@@ -73,6 +73,10 @@ class ArgMax(LayerImpl):
             pos = np.argsort(-rev, axis=-1, kind="stable")[..., :k]
         return (dim - 1) - pos
 
+    def output_hint(self, k: int = 0) -> str | None:
+        # Indices alone; with out_max_val the top mixes indices and values.
+        return None if self.p.out_max_val else "indices"
+
     def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
         p = self.p

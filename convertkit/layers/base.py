@@ -140,6 +140,13 @@ class LayerImpl:
         (DetectionOutput's detections form a set)."""
         return top
 
+    def output_hint(self, k: int = 0) -> str | None:
+        """What top ``k`` holds, when its shape alone does not say so: "probabilities"
+        (Softmax), "indices" (positions, such as a MAX pooling mask or ArgMax's
+        indices), "detections" (SSD's rows), or None. verify's report shows an output
+        in these terms (convertkit/verify/kinds.py)."""
+        return None
+
     # 7. structure that graph passes rely on -----------------------------------------
     def weight_axes(self) -> tuple[int, int] | None:
         """(output-channel axis, input-channel axis) of the ``weight`` param, for layers
@@ -178,6 +185,20 @@ class LayerImpl:
     def channel_roles(self) -> tuple[str, ...]:
         """Learned params that hold one value per channel (reversed by channel flips)."""
         return ()
+
+    # 8. sizes ----------------------------------------------------------------------------
+    def fixed_sizes(self, bottom_shapes: Sequence[Shape]) -> list[tuple[int, tuple[int, ...], str]]:
+        """The bottom axes whose sizes this layer needs to stay as they are for these
+        bottoms, whatever the net's input size: ``(bottom index, axes, why)``. An
+        InnerProduct needs its C*H*W features; a Reshape with explicit dims needs the
+        count it names. Default: none (the layer takes any size its shape rule does).
+        ``convertkit.sizes`` maps these to the net inputs' batch, height and width."""
+        return []
+
+    def fixed_output(self, bottom_shapes: Sequence[Shape]) -> str | None:
+        """Why this layer's top has one size whatever its bottom's (an Interp to an
+        explicit height and width), or None."""
+        return None
 
     # helpers -----------------------------------------------------------------------------
     def fail(self, message: str) -> ShapeError:

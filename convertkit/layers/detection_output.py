@@ -82,6 +82,9 @@ class DetectionOutput(LayerImpl):
         scores = conf.reshape(n, boxes.shape[1], self.p.num_classes)
         return [detections(boxes, scores, self.p)]
 
+    def output_hint(self, k: int = 0) -> str:
+        return "detections"
+
     def comparable(self, top: np.ndarray, k: int = 0) -> np.ndarray:
         """The detections as a set: rows sorted, all-zero rows dropped (OpenCV pads its
         top with them, and orders the rows its own way), as 1 x 1 x D x 7."""

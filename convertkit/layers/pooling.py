@@ -139,6 +139,9 @@ class PoolingLayer(LayerImpl):
             raise self.fail("only MAX pooling has a second top (the mask of max positions)")
         return [(n, c, ho, wo)] * min(len(self.tops), 2) if self.tops else [(n, c, ho, wo)]
 
+    def output_hint(self, k: int = 0) -> str | None:
+        return "indices" if k == 1 else None  # MAX's mask: flat positions in the bottom
+
     def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         kh, kw = self._kernel(bottom_shapes[0])
         n, c, ho, wo = (int(d) for d in top_shapes[0])

@@ -27,6 +27,9 @@ class Softmax(LayerImpl):
         canonical_axis(self.p.axis, len(bottom_shapes[0]), self)
         return [tuple(bottom_shapes[0])]
 
+    def output_hint(self, k: int = 0) -> str:
+        return "probabilities"
+
     def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         return count(top_shapes[0])
 

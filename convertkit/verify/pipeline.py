@@ -31,6 +31,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ConvertError, UnsupportedLayerError, UsageError
 from ..graph import Net
+from . import kinds as K
 from . import metrics as M
 from .subjects import FORMAT_RUNTIME, Subject, discover
 
@@ -50,29 +51,26 @@ class Sample:
     preprocess: str | None = None
     #: The network input as an RGB uint8 picture (for the report), or None.
     picture: np.ndarray | None = None
+    #: What was applied to the image (Preprocessing.to_json()), or None for an array.
+    preprocessing: dict | None = None
 
 
-def samples_from_images(net: Net, paths: Sequence[str | Path], mode: str = "resize") -> list[Sample]:
-    """Each image preprocessed the official way to the net's declared input size."""
-    from ..preprocess import MEAN_BGR, grey_mean, preprocess
+def samples_from_images(net: Net, paths: Sequence[str | Path], mode: str = "resize",
+                        prep=None) -> list[Sample]:
+    """Each image preprocessed to the net's input: by ``prep`` (a
+    :class:`~convertkit.preprocess.Preprocessing`), else the default (ImageNet mean,
+    ``mode``). Each sample's picture is the RGB image the net saw, before the mean."""
+    from ..preprocess import Preprocessing, net_input
 
-    if len(net.inputs) != 1:
-        raise UsageError(f"--image needs a net with one input; this one has {len(net.inputs)} "
-                         f"({', '.join(net.inputs)}): give --input arrays")
-    name, shape = next(iter(net.inputs.items()))
-    if shape is None or len(shape) != 4 or shape[1] not in (1, 3):
-        raise UsageError(f"--image needs a 1- or 3-channel N x C x H x W input; '{name}' is "
-                         f"{'x'.join(map(str, shape)) if shape else 'of unknown shape'}: "
-                         "give --input arrays")
-    mean = np.asarray(MEAN_BGR if shape[1] == 3 else (grey_mean(),), np.float32)
+    name, shape = net_input(net)
+    if prep is None:
+        prep = Preprocessing(resize=mode, channels=shape[1])
     out = []
     for path in paths:
-        x = preprocess(path, (shape[2], shape[3]), mode=mode, channels=shape[1])
-        bgr = np.broadcast_to(x[0].transpose(1, 2, 0) + mean, x.shape[2:] + (3,))
-        picture = np.clip(np.rint(bgr[:, :, ::-1]), 0, 255).astype(np.uint8)
-        out.append(Sample(Path(path).name, {name: x}, str(path), mode, picture))
+        x, picture = prep.prepare(path, shape)
+        out.append(Sample(Path(path).name, {name: x}, str(path), prep.resize, picture,
+                          prep.to_json()))
     return out
-
 
 def sample_from_array(net: Net, path: str | Path) -> Sample:
     """A ``--input`` .npy array (plain float array, never unpickled) for the net's one
@@ -132,6 +130,10 @@ class _Track:
     hooked: int = 0
     #: Input index -> predicted classes (downsampled), for the report's pictures.
     labels: dict = field(default_factory=dict)
+    #: Input index -> {output: what the report shows of it} (verify/kinds.py).
+    views: dict = field(default_factory=dict)
+    #: Classification outputs: output -> [rows whose top-1 agrees, top-5 agrees, rows].
+    topk: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     params_only: bool = False
     param_rel: dict[str, float] | None = None
@@ -176,6 +178,9 @@ class _Variant:
     fold: dict[str, M.Diff] = field(default_factory=dict)
     fold_agreement: dict[str, M.Agreement] = field(default_factory=dict)
     ref_labels: list = field(default_factory=list)
+    ref_views: list = field(default_factory=list)
+    #: Output -> its kind (verify/kinds.py), decided on the first input.
+    kinds: dict = field(default_factory=dict)
 
     def fresh(self) -> "_Variant":
         return _Variant(self.bn, self.net, list(self.notes), [t.fresh() for t in self.tracks],
@@ -490,12 +495,20 @@ class Verifier:
         ref.run(keep_layers=every_layer, ends=ends)
         v.reference_seconds += time.perf_counter() - t0
         ref_out = ref.outputs
+        if not v.kinds:
+            image = next(iter(inputs.values())).shape if len(inputs) == 1 else None
+            v.kinds = {o: K.kind_of(a.shape, K.output_hint(v.net, o), image)
+                       for o, a in ref_out.items()}
         out_stats = {o: M.ref_stats(a) for o, a in ref_out.items()}
-        ref_labels = {o: M.labels_of(a) for o, a in ref_out.items()}
+        # Predicted classes, for outputs that are class scores.
+        ref_labels = {o: M.labels_of(a) if v.kinds.get(o) in ("segmentation", "classification")
+                      else None for o, a in ref_out.items()}
         decided = {o: M.decided_mask(a, self.opt.rtol * out_stats[o].max_abs)
                    for o, a in ref_out.items() if ref_labels[o] is not None}
         if self.opt.visuals:
-            v.ref_labels.append({o: _small(l) for o, l in ref_labels.items() if l is not None})
+            v.ref_labels.append({o: _small(l) for o, l in ref_labels.items()
+                                 if l is not None and v.kinds[o] == "segmentation"})
+            v.ref_views.append({o: K.view(v.kinds[o], a, REPORT_SIDE) for o, a in ref_out.items()})
         if keep_ref is not None:  # this variant against the first one's outputs
             for o, (a, labels) in keep_ref.items():
                 if o in ref_out:
@@ -563,7 +576,7 @@ class Verifier:
                 ref_out = {o: ref.ends[o] if o in ref.ends else ref_out[o] for o in names}
                 out_stats = {o: ref.end_stats[o] if o in ref.ends else out_stats[o] for o in names}
                 ref_labels = {o: ref_labels.get(o) for o in names}
-            within = (self._outputs(track, i, out, ref_out, out_stats, ref_labels, decided)
+            within = (self._outputs(track, v, i, out, ref_out, out_stats, ref_labels, decided)
                       if outputs else None)
         except Exception as exc:  # noqa: BLE001 - a runtime failing is its verdict
             self._failed(track, exc)  # (ONNX Runtime builds its session on the first pass)
@@ -573,9 +586,11 @@ class Verifier:
         track.forward_seconds += t1 - t0
         return within
 
-    def _outputs(self, track: _Track, i, out, ref_out, out_stats, ref_labels, decided) -> bool:
+    def _outputs(self, track: _Track, v: _Variant, i, out, ref_out, out_stats, ref_labels,
+                 decided) -> bool:
         """Compare the returned outputs and predictions; whether all are within tolerance."""
         within = True
+        first_map = next((o for o in ref_out if v.kinds.get(o) == "segmentation"), None)
         for o, ref in ref_out.items():
             got = out.get(o)
             if got is None:
@@ -584,12 +599,24 @@ class Verifier:
                 d = M.compare(got, ref, out_stats[o])
             within = within and d.within(self.opt.rtol)
             track.outputs.setdefault(o, M.Diff()).add(d, i)
-            if ref_labels[o] is not None and got is not None and d.problem is None:
+            if got is None or d.problem is not None:
+                continue
+            kind = v.kinds.get(o)
+            if ref_labels.get(o) is not None:
                 labels = M.labels_of(got)
                 track.agreement.setdefault(o, M.Agreement(ref.shape[1])).add(
                     ref_labels[o], labels, decided.get(o))
-                if self.opt.visuals and o == next(iter(ref_labels)):
+                if self.opt.visuals and o == first_map:
                     track.labels[i] = _small(labels)
+            if kind == "classification":
+                counts = track.topk.setdefault(o, [0, 0, 0])
+                top1, rows = K.topk_agreement(got, ref, 1)
+                top5, _ = K.topk_agreement(got, ref, K.TOP_K)
+                counts[0] += top1
+                counts[1] += top5
+                counts[2] += rows
+            if self.opt.visuals and kind is not None:
+                track.views.setdefault(i, {})[o] = K.view(kind, got, REPORT_SIDE)
         return within
 
     # -- the report ------------------------------------------------------------------------
@@ -636,7 +663,7 @@ class Verifier:
         verdict = ("pass" if folds_ok and all(x in ("pass", "skipped") for x in verdicts)
                    and any(x != "skipped" for x in verdicts) else "fail")
         first = min(firsts, key=lambda f: f[:3])[3] if firsts else None
-        classes = _classes(net)
+        classes = _classes(net, variants[0].kinds if variants else {})
         from .palettes import palette_name
 
         return {
@@ -655,6 +682,7 @@ class Verifier:
                 "params": net.num_params,
                 "classes": classes,
                 "palette": palette_name(classes),
+                "output_kinds": dict(variants[0].kinds) if variants else {},
             },
             "source": {
                 "mode": ("direct" if self.opt.direct else
@@ -664,6 +692,7 @@ class Verifier:
                 "mapping": self.opt.mapping,
             },
             "runtimes": list(self.runtimes),
+            "preprocessing": samples[0].preprocessing if samples else None,
             "inputs": [{"name": s.name, "path": s.path, "preprocess": s.preprocess,
                         "shape": {n: list(a.shape) for n, a in s.arrays.items()}}
                        for s in samples],
@@ -676,9 +705,10 @@ class Verifier:
     def _visuals(self, variants: list[_Variant], samples) -> dict:
         return {
             "pictures": [_small(s.picture) if s.picture is not None else None for s in samples],
-            "variants": [{"bn": v.bn, "reference": v.ref_labels,
-                          "subjects": [{"name": t.subject.name, "labels": t.labels}
-                                       for t in v.tracks]} for v in variants],
+            "variants": [{"bn": v.bn, "reference": v.ref_labels, "reference_views": v.ref_views,
+                          "subjects": [{"name": t.subject.name, "labels": t.labels,
+                                        "views": t.views} for t in v.tracks]}
+                         for v in variants],
         }
 
 
@@ -706,9 +736,13 @@ def _subject_entry(track: _Track, v: _Variant, rtol: float) -> dict:
         entry.update(verdict="error", message=track.error)
         return entry
     for o, d in track.outputs.items():
-        item = dict(d.as_dict(), within=d.within(rtol))
+        item = dict(d.as_dict(), within=d.within(rtol), kind=v.kinds.get(o, "values"))
         if o in track.agreement:
             item.update(track.agreement[o].as_dict())
+        if o in track.topk:
+            top1, top5, rows = track.topk[o]
+            item.update(top1_agreement=top1 / rows if rows else 1.0,
+                        top5_agreement=top5 / rows if rows else 1.0, rows=rows)
         entry["outputs"][o] = item
     rows = []
     net = v.net
@@ -801,15 +835,15 @@ def _key(x) -> float:
     return float(x)
 
 
-def _classes(net: Net) -> int | None:
-    """Classes of the first output that is a score map (N x C x ...), if any."""
+def _classes(net: Net, kinds: dict[str, str]) -> int | None:
+    """Classes of the first output that is a segmentation score map, if any."""
     try:
         shapes = net.blob_shapes
     except ConvertError:
         return None
     for o in net.outputs:
         s = shapes.get(o)
-        if s is not None and len(s) >= 2 and s[1] > 1:
+        if kinds.get(o) == "segmentation" and s is not None:
             return int(s[1])
     return None
 

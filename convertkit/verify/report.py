@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import json
+import math
 from html import escape
 from pathlib import Path
 
 import numpy as np
 
 from ..fileio import atomic_write, check_output_dir, check_outputs
+from . import kinds as K
 from . import palettes, plot, png
 
 FILES = ("report.json", "report.md", "report.html")
@@ -81,7 +83,8 @@ def _agreement(s: dict) -> tuple[str, str]:
     if not outs:
         return "-", "-"
     o = outs[0]
-    return f"{o['argmax_agreement'] * 100:.4f}%", f"{o['mean_iou']:.4f}"
+    iou = "-" if o.get("kind") == "classification" else f"{o['mean_iou']:.4f}"
+    return f"{o['argmax_agreement'] * 100:.4f}%", iou
 
 
 def headline(report: dict) -> str:
@@ -102,7 +105,9 @@ def markdown(report: dict) -> str:
     lines = [f"# convertkit verify: {report['verdict'].upper()}", ""]
     lines.append(f"- model: `{m['prototxt']}`" + (f" + `{m['caffemodel']}`" if m["caffemodel"] else ""))
     ins = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in m["inputs"].items())
-    lines.append(f"- input: {ins}; {m['layers']} layers; outputs {', '.join(m['outputs'])}")
+    kinds = m.get("output_kinds") or {}
+    outs = ", ".join(f"{o} ({kinds[o]})" if o in kinds else o for o in m["outputs"])
+    lines.append(f"- input: {ins}; {m['layers']} layers; outputs {outs}")
     lines.append(f"- reference: numpy runtime; tolerance max|diff| <= {report['rtol']:g} x max|ref| per blob")
     src = report["source"]
     how = {"direct": "runtimes built from the net", "converted": f"files in `{src['directory']}`",
@@ -124,6 +129,11 @@ def markdown(report: dict) -> str:
                          f"| {iou} | {s['seconds']:.2f} |")
         lines.append("")
         for s in v["subjects"]:
+            for o, out in s["outputs"].items():
+                if "top1_agreement" in out:
+                    lines.append(f"- {s['name']}: {o} (classification): top-1 agreement "
+                                 f"{out['top1_agreement'] * 100:.2f}%, top-5 agreement "
+                                 f"{out['top5_agreement'] * 100:.2f}% over {out['rows']} rows")
             if s["message"]:
                 lines.append(f"- {s['name']}: {s['message']}")
             for note in s["notes"]:
@@ -375,6 +385,173 @@ def _pictures(report: dict, visuals: dict | None) -> str:
     return "\n".join(parts)
 
 
+# -- outputs by kind (verify/kinds.py) ---------------------------------------------------------
+
+_REF_COLOUR = (26, 127, 55)    # the reference's points and boxes
+_RUN_COLOUR = (207, 34, 46)    # a runtime's, drawn over them
+
+
+def _outputs(report: dict, visuals: dict | None) -> str:
+    """Each output shown in its own terms: segmentation maps, classification top-5
+    tables, regression values (and points), output images, detection boxes. Any other
+    output has the numeric tables alone."""
+    kinds = report["model"].get("output_kinds") or {}
+    parts = []
+    if "segmentation" in kinds.values():
+        parts.append(_pictures(report, visuals))
+    for o, kind in kinds.items():
+        show = {"classification": _classification, "regression": _regression,
+                "image": _image_outputs, "detection": _detections}.get(kind)
+        if show is not None:
+            parts.append(f"<h3>{escape(o)} ({kind})</h3>")
+            parts.append(show(report, visuals, o))
+    others = [o for o, k in kinds.items() if k == "values"]
+    if others:
+        parts.append(f'<p class="meta">{escape(", ".join(others))}: compared as numbers only '
+                     "(see the tables above).</p>")
+    return "\n".join(parts) or '<p class="meta">No outputs to show.</p>'
+
+
+def _views(visuals: dict | None, o: str):
+    """Per variant, per input: (reference view, [(runtime, view)]) of output ``o``."""
+    if not visuals:
+        return
+    for v in visuals["variants"]:
+        for i, ref in enumerate(v.get("reference_views", [])):
+            if ref.get(o) is None:
+                continue
+            runs = [(sub["name"], sub["views"][i][o]) for sub in v["subjects"]
+                    if o in sub.get("views", {}).get(i, {})]
+            yield v["bn"], i, ref[o], runs
+
+
+def _output_rows(report: dict, o: str, extra) -> str:
+    """Per runtime: max|diff| in the output's own units, and ``extra`` columns."""
+    heads, _ = extra(None)
+    rows = ["<table><tr><th>BN</th><th>runtime</th><th>max |diff|</th><th>mean |diff|</th>"
+            + "".join(f"<th>{h}</th>" for h in heads) + "</tr>"]
+    for v in report["variants"]:
+        for s in v["subjects"]:
+            out = s["outputs"].get(o)
+            if out is None:
+                continue
+            cls = "ok" if out["within"] else "bad"
+            cells = "".join(f'<td class="num">{c}</td>' for c in extra(out)[1])
+            rows.append(f"<tr><td>{escape(v['bn'])}</td><td>{escape(s['name'])}</td>"
+                        f'<td class="num {cls}">{_fmt(out["max_abs"])}</td>'
+                        f'<td class="num">{_fmt(out["mean_abs"])}</td>{cells}</tr>')
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def _classification(report: dict, visuals: dict | None, o: str) -> str:
+    def extra(out):
+        if out is None:
+            return ("top-1 agreement", "top-5 agreement", "rows"), ()
+        return (), (f"{out.get('top1_agreement', 1) * 100:.2f}%",
+                    f"{out.get('top5_agreement', 1) * 100:.2f}%", out.get("rows", "-"))
+
+    parts = [_output_rows(report, o, extra)]
+    for bn, i, ref, runs in _views(visuals, o):
+        name = report["inputs"][i]["name"]
+        for r, row in enumerate(ref):
+            parts.append(f'<p class="meta">{escape(name)}, row {r} (BN {escape(bn)}): top '
+                         f"{len(row)} classes (class: score)</p>")
+            lines = [("numpy reference", row)] + [(who, vw[r]) for who, vw in runs if r < len(vw)]
+            cells = ["<table><tr><th>runtime</th>"
+                     + "".join(f"<th>#{k + 1}</th>" for k in range(len(row))) + "</tr>"]
+            for who, top in lines:
+                tds = "".join(
+                    f'<td class="num{"" if (c == row[k][0] if k < len(row) else False) else " bad"}">'
+                    f"{c}: {score:.5g}</td>" for k, (c, score) in enumerate(top))
+                cells.append(f"<tr><td>{escape(who)}</td>{tds}</tr>")
+            cells.append("</table>")
+            parts.append("\n".join(cells))
+    return "\n".join(parts)
+
+
+def _regression(report: dict, visuals: dict | None, o: str) -> str:
+    """The error table; when the output is 2·K values (K >= 3) of an image input, the
+    values drawn as K points on it: the reference's in green, every runtime's in red."""
+    parts = [_output_rows(report, o, lambda out: ((), ()))]
+    pictures = (visuals or {}).get("pictures") or []
+    figs = []
+    for bn, i, ref, runs in _views(visuals, o):
+        shape = next(iter(report["inputs"][i]["shape"].values()))
+        picture = pictures[i] if i < len(pictures) else None
+        if picture is None or ref.size % 2 or ref.size < 6 or len(shape) != 4:
+            continue
+        scale = picture.shape[0] / shape[2]
+        pts, how = K.points_of(ref, (shape[2], shape[3]))
+        pic, far = K.draw_points(picture, pts, _REF_COLOUR, scale), (0.0, "-")
+        for who, vals in runs:
+            got, _ = K.points_of(vals, (shape[2], shape[3]))
+            off = float(np.abs(got - pts).max(initial=0)) if got.shape == pts.shape else math.inf
+            far = max(far, (off, who))
+            pic = K.draw_points(pic, got, _RUN_COLOUR, scale)
+        figs.append(_img(pic, f"{o} points", f"{escape(report['inputs'][i]['name'])} (BN "
+                         f"{escape(bn)}): {len(pts)} points read as {how}; {len(runs)} runtimes "
+                         f"in red over the reference's green, farthest {far[0]:.3g} px "
+                         f"({escape(far[1])})"))
+    if figs:
+        parts.append('<div class="figs">' + "".join(figs) + "</div>")
+    return "\n".join(parts)
+
+
+def _image_outputs(report: dict, visuals: dict | None, o: str) -> str:
+    """Per input: the reference's output picture, each distinct picture the runtimes
+    give (runtimes whose 8-bit pictures are identical share one), and per runtime a map
+    of where its output differs."""
+    parts = [_output_rows(report, o, lambda out: ((), ()))]
+    pictures = (visuals or {}).get("pictures") or []
+    for bn, i, ref, runs in _views(visuals, o):
+        lo, hi = float(ref.min(initial=0)), float(ref.max(initial=0))
+        tol = report["rtol"] * max(abs(lo), abs(hi))
+        shown = K.image_picture(ref, lo, hi)
+        same, groups, diffs = [], {}, []
+        for who, img in runs:
+            pic = K.image_picture(img, lo, hi)
+            if pic.shape == shown.shape and np.array_equal(pic, shown):
+                same.append(who)
+            else:
+                groups.setdefault(pic.tobytes() + str(pic.shape).encode(), (pic, []))[1].append(who)
+            diff, top = K.difference_map(img, ref, tol)
+            diffs.append(_img(diff, f"{who} difference", f"{escape(who)}: |diff| up to "
+                              f"{_fmt(top)}; full red at the tolerance, {_fmt(tol)}"))
+        caption = (f"{escape(report['inputs'][i]['name'])}: numpy reference (BN {escape(bn)}), "
+                   f"values {lo:.4g} to {hi:.4g}")
+        if same:
+            caption += "; the same picture from " + escape(", ".join(same))
+        figs = [_img(pictures[i], "input", "input (as the net sees it)")] \
+            if i < len(pictures) and pictures[i] is not None else []
+        figs.append(_img(shown, "reference output", caption))
+        figs += [_img(pic, f"{who[0]} output", escape(", ".join(who))) for pic, who in groups.values()]
+        parts.append('<div class="figs">' + "".join(figs + diffs) + "</div>")
+    return "\n".join(parts)
+
+
+def _detections(report: dict, visuals: dict | None, o: str) -> str:
+    parts = [_output_rows(report, o, lambda out: ((), ())),
+             '<p class="meta">Detections are compared as a set of rows (their order is not '
+             "part of their meaning); boxes: the reference's in green, the runtime's in red "
+             "over them.</p>"]
+    pictures = (visuals or {}).get("pictures") or []
+    for bn, i, ref, runs in _views(visuals, o):
+        picture = pictures[i] if i < len(pictures) else None
+        if picture is None:
+            continue
+        found = int((ref[:, 1] >= 0).sum())
+        figs = [_img(K.draw_boxes(picture, ref, _REF_COLOUR), "reference detections",
+                     f"{escape(report['inputs'][i]['name'])}: numpy reference (BN {escape(bn)}), "
+                     f"{found} detections")]
+        for who, rows in runs:
+            pic = K.draw_boxes(K.draw_boxes(picture, ref, _REF_COLOUR), rows, _RUN_COLOUR)
+            figs.append(_img(pic, f"{who} detections",
+                             f"{escape(who)}: {int((rows[:, 1] >= 0).sum())} detections"))
+        parts.append('<div class="figs">' + "".join(figs) + "</div>")
+    return "\n".join(parts)
+
+
 def html(report: dict, visuals: dict | None) -> str:
     m = report["model"]
     title = f"convertkit verify: {Path(m['prototxt']).name if m['prototxt'] else m['name'] or 'net'}"
@@ -396,8 +573,8 @@ def html(report: dict, visuals: dict | None) -> str:
             "<h2>Error against depth</h2>"]
     for v in report["variants"]:
         body.append(_plot(v, report["rtol"]))
-    body.append("<h2>Predictions</h2>")
-    body.append(_pictures(report, visuals))
+    body.append("<h2>Outputs</h2>")
+    body.append(_outputs(report, visuals))
     body.append("<h2>Per-layer comparison</h2>")
     for v in report["variants"]:
         body.append(f"<details{' open' if len(report['variants']) == 1 else ''}>"
