@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import click
 
-from .options import define_option, force_option, json_option, output_option
+from .options import (define_option, force_option, given_preprocess_flags, json_option,
+                      output_option, preprocess_options, preprocessing_for,
+                      preprocessing_note)
 from ..runtime import installed_runtimes, runtime_infos
 
 RUNTIMES = tuple(info.name for info in runtime_infos())
@@ -21,8 +23,9 @@ def _runtime_help() -> str:
 @click.argument("prototxt", type=click.Path(dir_okay=False))
 @click.argument("caffemodel", type=click.Path(dir_okay=False), required=False)
 @click.option("--image", type=click.Path(dir_okay=False),
-              help="An image, preprocessed the official way (resize, BGR, mean subtraction; grey "
-                   "for a 1-channel net).")
+              help="An image, preprocessed by the flags below, else the prototxt's "
+                   "transform_param, else the default (resize, BGR, ImageNet mean; grey for a "
+                   "1-channel net).")
 @click.option("--input", "input_npy", type=click.Path(dir_okay=False),
               help="A .npy array (N,C,H,W float) used as the input blob as is. Never unpickled.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="numpy", show_default=True,
@@ -31,10 +34,7 @@ def _runtime_help() -> str:
               help="torch runtime: the device to run on (cpu, cuda, cuda:1 ...). Default cpu.")
 @click.option("--half", is_flag=True,
               help="torch runtime: float16 params and activations (blobs are saved as float32).")
-@click.option("--preprocess", "fit", type=click.Choice(["resize", "fit", "pad"]), default="resize",
-              show_default=True,
-              help="How --image reaches the input size: resize (ICNet's eval), fit (keep aspect, "
-                   "pad bottom/right with the mean) or pad (no resize; PSPNet's crop window).")
+@preprocess_options
 @click.option("--blobs", default="outputs", show_default=True, metavar="all|outputs|NAME,...",
               help="Which blobs to save.")
 @output_option("The .npz archive to write (written atomically). Its name must end in .npz: "
@@ -42,8 +42,8 @@ def _runtime_help() -> str:
 @define_option
 @force_option
 @json_option("Print a JSON object: the file written, the runtime, each saved blob's shape.")
-def command(prototxt, caffemodel, image, input_npy, runtime, device, half, fit, blobs, output, defines,
-            force, as_json):
+def command(prototxt, caffemodel, image, input_npy, runtime, device, half, prep_flags, blobs, output,
+            defines, force, as_json):
     """Run PROTOTXT [+ CAFFEMODEL] forward once and save blobs to OUT.npz.
 
     CAFFEMODEL may be left out for nets without learned params (Pooling, LRN,
@@ -75,14 +75,17 @@ def command(prototxt, caffemodel, image, input_npy, runtime, device, half, fit, 
     if len(net.inputs) != 1:
         raise UsageError(f"the net has {len(net.inputs)} inputs; run takes nets with one")
     in_name, in_shape = next(iter(net.inputs.items()))
+    prep = None
     if image is not None:
-        from ..preprocess import preprocess
-
-        if len(in_shape) != 4 or in_shape[1] not in (1, 3):
+        if in_shape is None or len(in_shape) != 4 or in_shape[1] not in (1, 3):
             raise UsageError(f"--image needs a 1- or 3-channel NCHW input, the net takes "
-                             f"{'x'.join(map(str, in_shape))}; use --input")
-        x = preprocess(image, (in_shape[2], in_shape[3]), mode=fit, channels=in_shape[1])
+                             f"{'x'.join(map(str, in_shape or ()))}; use --input")
+        prep = preprocessing_for(prep_flags, net, prototxt=prototxt, defines=defines)
+        x = prep.apply(image, in_shape)
     else:
+        if given_preprocess_flags(prep_flags):
+            raise UsageError(f"{', '.join(given_preprocess_flags(prep_flags))} preprocess "
+                             "--image; an --input array is used as it is")
         x = read_input_array(input_npy, in_name, in_shape, prototxt)
     keep = blobs if blobs in ("all", "outputs") else [b for b in blobs.split(",") if b]
     _check_blob_names(net, keep, prototxt)
@@ -109,8 +112,10 @@ def command(prototxt, caffemodel, image, input_npy, runtime, device, half, fit, 
         np.savez(fh, **result)
     if as_json:
         click.echo(json.dumps({"output": output, "written": [output], "runtime": runtime,
-                               "blobs": {k: list(v.shape) for k, v in result.items()}}, indent=1))
+                               "blobs": {k: list(v.shape) for k, v in result.items()},
+                               "preprocessing": prep.to_json() if prep else None}, indent=1))
     else:
+        preprocessing_note(prep)
         click.echo(f"wrote {len(result)} blobs to {output} ({runtime} runtime)", err=True)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .options import force_option, json_option, progress_bar
+from .options import (force_option, given_preprocess_flags, json_option, preprocess_options,
+                      preprocessing_for, preprocessing_note, progress_bar)
 
 
 def _list(value: str | None) -> list[str] | None:
@@ -21,8 +22,9 @@ def _list(value: str | None) -> list[str] | None:
 @click.argument("prototxt", type=click.Path(dir_okay=False))
 @click.argument("caffemodel", type=click.Path(dir_okay=False), required=False)
 @click.option("--image", "images", multiple=True, type=click.Path(dir_okay=False),
-              help="An image, preprocessed the official way (repeat for several). Default: "
-                   "the bundled sample photographs.")
+              help="An image (repeat for several), preprocessed by the preprocessing flags, "
+                   "else the prototxt's transform_param, else the default. Default: the bundled "
+                   "sample photographs.")
 @click.option("--input", "input_npy", type=click.Path(dir_okay=False),
               help="A .npy array (N,C,H,W float) used as the input as is, instead of images.")
 @click.option("--runtimes", default=None, metavar="NAME,...",
@@ -54,9 +56,7 @@ def _list(value: str | None) -> list[str] | None:
                    "tolerance (a second pass names the first divergent layer; much faster).")
 @click.option("--rtol", type=float, default=1e-4, show_default=True,
               help="Tolerance: max|diff| <= RTOL * max|ref| for every layer's outputs.")
-@click.option("--preprocess", "fit", type=click.Choice(["resize", "fit", "pad"]),
-              default="resize", show_default=True,
-              help="How images reach the input size (see convertkit run).")
+@preprocess_options
 @click.option("--report", "report_dir", type=click.Path(), default=None, metavar="DIR",
               help="Write report.json, report.md and a self-contained report.html into DIR.")
 @force_option
@@ -64,7 +64,7 @@ def _list(value: str | None) -> list[str] | None:
 @json_option("Print the report object (schema convertkit.verify/1) instead of the summary: "
              "verdict, first_divergence, per runtime and layer the metrics.")
 def command(prototxt, caffemodel, images, input_npy, runtimes, converted, direct, formats, bn,
-            rgb, mapping, layers, rtol, fit, report_dir, force, quiet, as_json):
+            rgb, mapping, layers, rtol, prep_flags, report_dir, force, quiet, as_json):
     """Run the same inputs through every runtime and compare each layer with the numpy
     reference (Caffe's semantics).
 
@@ -102,14 +102,22 @@ def command(prototxt, caffemodel, images, input_npy, runtimes, converted, direct
         out = check_output_dir(report_dir, (".json", ".md", ".html"))
         check_outputs([out / f for f in rep.FILES], inputs=inputs, force=force)
     net = load(prototxt, caffemodel)
+    prep = None
     if input_npy:
+        if given_preprocess_flags(prep_flags):
+            raise UsageError(f"{', '.join(given_preprocess_flags(prep_flags))} preprocess "
+                             "images; an --input array is used as it is")
         samples = [sample_from_array(net, input_npy)]
     else:
+        from ..preprocess import with_input_size
+
         paths = list(images) or sample_images()
         if not paths:
             raise UsageError("no images: give --image or --input (the sample photographs are "
                              "not installed)")
-        samples = samples_from_images(net, paths, fit)
+        prep = preprocessing_for(prep_flags, net, prototxt=prototxt)
+        net = with_input_size(net, prep)  # --input-size, --crop: the net planned for them
+        samples = samples_from_images(net, paths, prep=prep)
     options = Options(rtol=rtol, bn=bn, rgb=rgb, runtimes=_list(runtimes),
                       converted=Path(converted) if converted else None, formats=_list(formats),
                       direct=direct, mapping=mapping, visuals=report_dir is not None,
@@ -127,6 +135,7 @@ def command(prototxt, caffemodel, images, input_npy, runtimes, converted, direct
         obj = dict(result.report, written=written)
         click.echo(json.dumps(obj, indent=1, allow_nan=False))
         return result.exit_code
+    preprocessing_note(prep)
     _summary(result.report)
     if written:
         click.echo(f"report: {written[2]}")

@@ -98,6 +98,18 @@ def headline(report: dict) -> str:
     return line
 
 
+# -- preprocessing -----------------------------------------------------------------------------
+
+def _preprocessing(report: dict) -> str | None:
+    """What was applied to the images (report["preprocessing"], see convertkit.preprocess),
+    or None for --input arrays."""
+    prep = report.get("preprocessing")
+    if not prep:
+        return None
+    origins = sorted({o for o in prep.get("from", {}).values() if o not in ("flag", "net")})
+    return prep["summary"] + (f" (from: {', '.join(origins)})" if origins else "")
+
+
 # -- markdown --------------------------------------------------------------------------------
 
 def markdown(report: dict) -> str:
@@ -114,6 +126,8 @@ def markdown(report: dict) -> str:
            "fresh-conversion": "a fresh conversion to " + ", ".join(src["formats"])}[src["mode"]]
     lines.append(f"- runtimes read: {how}")
     lines.append(f"- inputs: {', '.join(i['name'] for i in report['inputs'])}")
+    if _preprocessing(report):
+        lines.append(f"- preprocessing: {_preprocessing(report)}")
     lines.append(f"- {headline(report)}")
     lines.append("")
     for v in report["variants"]:
@@ -569,6 +583,8 @@ def html(report: dict, visuals: dict | None) -> str:
             f'<p class="meta">reference: the numpy runtime (Caffe semantics); runtimes read {how}; '
             f"tolerance max|diff| &le; {report['rtol']:g} &times; max|ref| for every layer's own "
             f"outputs; convertkit {escape(report['convertkit'])}; {report['seconds']:.1f} s</p>",
+            *([f'<p class="meta">preprocessing: {escape(_preprocessing(report))}</p>']
+              if _preprocessing(report) else []),
             "<h2>Verdict per runtime</h2>", _verdict_table(report),
             "<h2>Error against depth</h2>"]
     for v in report["variants"]:
