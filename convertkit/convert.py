@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import emit
 from .errors import UnsupportedLayerError, UsageError
-from .fileio import atomic_write, check_outputs
+from .fileio import atomic_write, check_outputs, make_dirs, writing
 from .graph import Net
 from .passes import flip_input_channels, fold_batchnorm, fold_input_scale
 
@@ -177,7 +177,8 @@ def plan_outputs(formats: list[str], out_dir: Path, stem: str, *, inputs, force:
         if single is not None and fmt in emit.FORMATS and fmt != "tf":
             suffix = emit.get(fmt).suffix
         check_outputs(outputs[fmt][1], inputs=inputs, force=force, suffix=suffix,
-                      what=f"a {fmt} file")
+                      what=f"a {fmt} file", directories=fmt in MODEL_FORMATS
+                      and MODEL_FORMATS[fmt].directory)
     for fmt in formats:
         for name in MODEL_FORMATS[fmt].needs if fmt in MODEL_FORMATS else emit.get(fmt).needs:
             _require(name, fmt)
@@ -257,13 +258,20 @@ def _write_model(spec: ModelFormat, net: Net, path: Path, force: bool) -> None:
         with atomic_write(path, "wb") as fh:
             fh.write(data)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    make_dirs(path.parent)
+    with writing(path):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
-        spec.build(net, tmp / "model")
-        old = tmp / "old"
-        if path.exists() and force:
-            os.replace(path, old)  # the old model leaves only once the new one is whole
-        os.replace(tmp / "model", path)
+        with writing(path):
+            try:
+                spec.build(net, tmp / "model")
+            except Exception as exc:  # TensorFlow reports a full disk as its own error
+                if type(exc).__module__.startswith("tensorflow.python.framework.errors"):
+                    raise OSError(str(exc).strip().splitlines()[0]) from None
+                raise
+            old = tmp / "old"
+            if path.exists() and force:
+                os.replace(path, old)  # the old model leaves only once the new one is whole
+            os.replace(tmp / "model", path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -64,7 +64,20 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and map every failure to a one-line message."""
+    """Entry point: run the CLI and map every failure to a one-line message. A command
+    that fails leaves no empty folder it created for its outputs."""
+    from ..fileio import remove_created_dirs
+
+    rc = 1
+    try:
+        rc = _main(argv)
+        return rc
+    finally:
+        if rc != 0:
+            remove_created_dirs()
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         rc = cli.main(args=argv, prog_name="convertkit", standalone_mode=False)
         return rc if isinstance(rc, int) else 0
@@ -83,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("convertkit: interrupted", err=True)
         return 130
+    except OSError as exc:  # the machine's refusal (no space, no permission), not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"convertkit: error: {where}{exc.strerror or exc}", err=True)
+        return EXIT_USAGE
     except Exception as exc:  # a bug: keep it one line unless asked for the traceback
         if os.environ.get("CONVERTKIT_DEBUG"):
             raise

@@ -23,7 +23,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import InputFileError, UsageError
+from ..errors import UsageError
+from ..fileio import make_dirs, writing
 from . import register
 
 DATA_SUFFIX = ".data-00000-of-00001"
@@ -55,27 +56,25 @@ def write(targets, prefix: Path, meta) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    parent = prefix.parent
+    parent = make_dirs(prefix.parent)
+    with writing(prefix):
+        tmp = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.", suffix=".tmp", dir=parent))
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputFileError(f"cannot create directory: {exc.strerror}", path=parent) from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{prefix.name}.", suffix=".tmp", dir=parent))
-    try:
-        staged = tmp / prefix.name
-        tf.raw_ops.SaveV2(prefix=str(staged), tensor_names=[t.key for t in targets],
-                          shape_and_slices=[""] * len(targets),
-                          tensors=[tf.constant(t.array) for t in targets])
-        data, index = files(prefix)
-        new_data, new_index = files(staged)
-        umask = os.umask(0)
-        os.umask(umask)
-        for f in (new_data, new_index):
-            os.chmod(f, 0o666 & ~umask)
-            _fsync(f)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(index)  # an old index must never point at the new data
-        os.replace(new_data, data)
-        os.replace(new_index, index)
+        with writing(prefix):
+            staged = tmp / prefix.name
+            tf.raw_ops.SaveV2(prefix=str(staged), tensor_names=[t.key for t in targets],
+                              shape_and_slices=[""] * len(targets),
+                              tensors=[tf.constant(t.array) for t in targets])
+            data, index = files(prefix)
+            new_data, new_index = files(staged)
+            umask = os.umask(0)
+            os.umask(umask)
+            for f in (new_data, new_index):
+                os.chmod(f, 0o666 & ~umask)
+                _fsync(f)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(index)  # an old index must never point at the new data
+            os.replace(new_data, data)
+            os.replace(new_index, index)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
