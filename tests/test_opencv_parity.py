@@ -78,3 +78,58 @@ def test_full_size_official_nets_match_opencv(name, kw):
     _, net = zoo.make(name, **kw)
     batch = images(net.inputs["data"][2:], n=1)
     compare_every_layer(net, batch)
+
+
+#: A layer whose name is not its top (MTCNN-style plate detectors: layer "conv4-2"
+#: writes "conv4j-2"): OpenCV's importer names that layer's output after the top.
+RENAMED = """
+name: "renamed"
+input: "data"
+input_shape { dim: 1 dim: 3 dim: 12 dim: 12 }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  convolution_param { num_output: 4 kernel_size: 3 } }
+layer { name: "conv4-1" type: "Convolution" bottom: "conv1" top: "conv4-1"
+  convolution_param { num_output: 2 kernel_size: 1 } }
+layer { name: "conv4-2" type: "Convolution" bottom: "conv1" top: "conv4j-2"
+  convolution_param { num_output: 4 kernel_size: 1 } }
+layer { name: "prob1" type: "Softmax" bottom: "conv4-1" top: "prob1" }
+"""
+
+
+def _renamed_net(folder):
+    import convertkit
+    from convertkit.zoo.anynet import make_from
+
+    (folder / "renamed.prototxt").write_text(RENAMED)
+    return make_from(convertkit.load(folder / "renamed.prototxt"), 0)[0]
+
+
+def test_outputs_named_after_their_top_are_read_back(tmp_path):
+    from convertkit.runtime.numpy import NumpyRuntime
+
+    net = _renamed_net(tmp_path)
+    x = np.random.default_rng(0).standard_normal((1, 3, 12, 12)).astype(np.float32)
+    seen = []
+    got = OpenCVRuntime(net).forward({"data": x}, keep="all",
+                                     on_layer=lambda name, tops: seen.append(name))
+    ref = NumpyRuntime(net).forward({"data": x}, keep="all")
+    assert set(got) == set(ref) and "conv4j-2" in got
+    for name in ref:
+        assert_close(got[name], ref[name], REL, name)
+    assert seen == ["conv1", "conv4-1", "conv4-2", "prob1"]
+
+
+def test_opencv_exceptions_are_refusals(monkeypatch, tmp_path):
+    import cv2
+
+    from convertkit.errors import UnsupportedLayerError
+
+    def broken(*args):
+        raise cv2.error("OpenCV(4.x) importer.cpp:1: error: (-2:Unspecified error) "
+                        "Can't create layer \"x\" of type \"Tile\" in function 'getLayerInstance'")
+
+    monkeypatch.setattr(cv2.dnn, "readNetFromCaffe", broken)
+    x = np.zeros((1, 3, 12, 12), np.float32)
+    with pytest.raises(UnsupportedLayerError, match=r"OpenCV dnn cannot read this net: .*"
+                                                    r"Can't create layer \"x\" of type \"Tile\""):
+        OpenCVRuntime(_renamed_net(tmp_path)).forward({"data": x})

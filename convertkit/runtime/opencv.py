@@ -7,13 +7,14 @@ is disabled so every layer's own output can be read back.
 """
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UnsupportedLayerError, UsageError
 from ..graph import Net
 from ..passes.opencv import rewrite_for_opencv, write_net
 from .base import Keep, LayerHook, Runtime, input_arrays, plan_for, resolve_keep
@@ -32,28 +33,52 @@ def cv2_module():
     return cv2
 
 
+@contextlib.contextmanager
+def refusals(cv2, what: str) -> Iterator[None]:
+    """OpenCV's own exceptions (its importer's or its shape inference's) as a refusal
+    that gives OpenCV's reason: exit 2 in ``run``, SKIPPED with the reason in verify."""
+    try:
+        yield
+    except cv2.error as exc:
+        reason = " ".join(str(exc).split())
+        reason = reason.split(" error: ", 1)[-1] if " error: " in reason else reason
+        raise UnsupportedLayerError(f"OpenCV dnn cannot {what} this net: {reason}") from None
+
+
 class _Loaded:
     """One rewritten net loaded into OpenCV dnn (CPU, no fusion)."""
 
     def __init__(self, cv2, net: Net, shapes):
         self.net, self.notes = rewrite_for_opencv(net, shapes)
+        self.cv2 = cv2
         with tempfile.TemporaryDirectory(prefix="convertkit-cv-") as tmp:
             proto, model = Path(tmp) / "net.prototxt", Path(tmp) / "net.caffemodel"
             write_net(_expose_extra_tops(self.net), proto, model)
-            self.cv = cv2.dnn.readNetFromCaffe(str(proto), str(model))
+            with refusals(cv2, "read"):
+                self.cv = cv2.dnn.readNetFromCaffe(str(proto), str(model))
         self.cv.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         self.cv.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         self.cv.enableFusion(False)
+        # OpenCV names a layer's output after the layer, except where its importer
+        # renamed the layer after its top (a layer "conv4-2" writing "conv4j-2"): each
+        # layer's name in OpenCV, or None where OpenCV has neither.
+        known = set(self.cv.getLayerNames())
+        self.cv_name: dict[str, str | None] = {
+            layer.name: layer.name if layer.name in known
+            else layer.tops[0] if layer.tops and layer.tops[0] in known else None
+            for layer in self.net.layers}
         # The OpenCV layer whose output is each blob's final value.
-        self.writer: dict[str, str] = {}
+        self.writer: dict[str, str | None] = {}
         for layer in self.net.layers:
             for i, top in enumerate(layer.tops):
-                self.writer[top] = layer.name if i == 0 else _extra_top_name(layer.name, i)
+                self.writer[top] = self.cv_name[layer.name] if i == 0 \
+                    else _extra_top_name(layer.name, i)
 
     def run(self, arrays: Mapping[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
         for name, arr in arrays.items():
             self.cv.setInput(np.ascontiguousarray(arr, dtype=np.float32), name)
-        outs = self.cv.forward(names) if names else []
+        with refusals(self.cv2, "run"):
+            outs = self.cv.forward(names) if names else []
         return [np.asarray(o, dtype=np.float32) for o in outs]
 
 
@@ -86,9 +111,16 @@ class OpenCVRuntime(Runtime):
         plan_for(self.net, arrays, wanted)
         cv = self.loaded(arrays)
         blobs = [w for w in wanted if w not in arrays]
+        unread = [b for b in blobs if cv.writer[b] is None]
+        if unread:
+            raise UnsupportedLayerError(
+                f"OpenCV dnn names no output after blob '{unread[0]}' or the layer that writes "
+                "it, so it cannot be read back" + (f" ({len(unread)} blobs)" if len(unread) > 1 else ""))
         names = [cv.writer[b] for b in blobs]
-        layer_names = [layer.name for layer in self.net.layers] if on_layer else []
-        outs = cv.run(arrays, names + layer_names)
+        # Layers OpenCV has no name for are left out (verify counts them as not reported).
+        layer_names = [layer.name for layer in self.net.layers
+                       if cv.cv_name[layer.name] is not None] if on_layer else []
+        outs = cv.run(arrays, names + [cv.cv_name[n] for n in layer_names])
         results = dict(zip(blobs, outs[:len(names)]))
         if on_layer:
             for name, out in zip(layer_names, outs[len(names):]):
@@ -102,8 +134,10 @@ class OpenCVRuntime(Runtime):
                        layers=None) -> dict[str, np.ndarray]:
         """Each original layer's own first output (OpenCV reports per layer name)."""
         arrays = input_arrays(self.net, inputs)
+        cv = self.loaded(arrays)
         names = list(layers) if layers is not None else [l.name for l in self.net.layers]
-        return dict(zip(names, self.loaded(arrays).run(arrays, names)))
+        names = [n for n in names if cv.cv_name.get(n) is not None]
+        return dict(zip(names, cv.run(arrays, [cv.cv_name[n] for n in names])))
 
 
 def forward(net: Net, inputs: Mapping[str, np.ndarray], keep: Keep = "outputs") -> dict[str, np.ndarray]:
