@@ -13,6 +13,12 @@ image's own size, with a runtime (any of convertkit.runtime) and a :class:`Proto
 * ``scales``: the image resized by each factor, the protocol above applied, the
   scores resized to the image and averaged.
 
+What each pixel becomes (mean, std, scale, channel order) is the protocol's
+:class:`~convertkit.preprocess.Preprocessing`; its ``input_size`` is the size the net
+runs at (the resize target, the sliding crop). Padding is 0 after it (the mean colour).
+A mean or std array needs the resize protocol (the padded and sliding ones work on the
+image at its own size).
+
 Cityscapes' train ids (0-18, what the released nets predict) and its label ids (what
 its ground truth and evaluation scripts use) differ; :data:`CITYSCAPES_LABEL_IDS`
 maps one to the other, a known trap when results are compared.
@@ -26,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import UsageError
-from .preprocess import MEAN_BGR, _cv2
+from .preprocess import MeanArray, Preprocessing, _cv2
 
 #: Cityscapes label id of each train id 0..18 (cityscapesScripts' labels.py).
 CITYSCAPES_LABEL_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
@@ -38,7 +44,25 @@ class Protocol:
     pad_to: tuple[int, int] | None = None     # with mode "pad": the padded size
     flip: bool = False
     scales: tuple[float, ...] = (1.0,)
-    mean: tuple[float, float, float] = field(default=MEAN_BGR)
+    prep: Preprocessing = field(default_factory=Preprocessing)
+
+    def __post_init__(self):
+        arrays = isinstance(self.prep.mean, MeanArray) or isinstance(self.prep.std, MeanArray)
+        if arrays and self.mode != "resize":
+            raise UsageError("a mean or std file needs the resize protocol (the padded and "
+                             "sliding ones see the image at its own size): give per-channel "
+                             "values")
+        if self.prep.crop is not None:
+            raise UsageError("--crop does not fit segmentation (the mask covers the whole "
+                             "image): give --input-size")
+        if self.prep.resize != "resize":
+            raise UsageError(f"--preprocess {self.prep.resize} does not apply to segmentation: "
+                             "use --pad-to-shape or --sliding")
+
+    def to_json(self) -> dict:
+        return {"mode": self.mode, "pad_to": list(self.pad_to) if self.pad_to else None,
+                "flip": self.flip, "scales": list(self.scales),
+                "preprocessing": self.prep.to_json()}
 
 
 def _resize(arr: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -51,9 +75,9 @@ def _resize(arr: np.ndarray, h: int, w: int) -> np.ndarray:
     return cv2.resize(arr, (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, *arr.shape[2:])
 
 
-def _to_input(img: np.ndarray, mean) -> np.ndarray:
-    return np.ascontiguousarray((img.astype(np.float32) - np.asarray(mean, np.float32))
-                                .transpose(2, 0, 1)[None])
+def _to_input(img: np.ndarray, prep: Preprocessing) -> np.ndarray:
+    """An image at the size it is fed at as 1 x 3 x H x W: colour, mean, std, scale."""
+    return prep.tensor(img)
 
 
 class Predictor:
@@ -72,6 +96,10 @@ class Predictor:
                              f"{'x'.join(map(str, shape))}", path=net.prototxt_path)
         self.size = (int(shape[2]), int(shape[3]))
 
+    def size_for(self, p: Protocol) -> tuple[int, int]:
+        """The size the net runs at: the preprocessing's input size, else the net's."""
+        return p.prep.output_size(self.size)
+
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """N x C x h x w scores for an N x 3 x H x W input batch."""
         return self.rt.forward({self.input: batch})[self.output]
@@ -79,16 +107,16 @@ class Predictor:
     def _once(self, img: np.ndarray, p: Protocol) -> np.ndarray:
         """H x W x C scores of one image at its own size, without flip or scales."""
         h, w = img.shape[:2]
-        nh, nw = self.size
+        nh, nw = self.size_for(p)
         if p.mode == "resize":
-            out = self.forward(_to_input(_resize(img, nh, nw), p.mean))[0]
+            out = self.forward(_to_input(_resize(img, nh, nw), p.prep))[0]
             return _resize(out.transpose(1, 2, 0), h, w)
         if p.mode == "pad":
-            th, tw = p.pad_to or self.size
+            th, tw = p.pad_to or self.size_for(p)
             if h > th or w > tw:
                 raise UsageError(f"--pad-to-shape {th}x{tw} is smaller than the image {h}x{w}")
             x = np.zeros((1, 3, th, tw), np.float32)
-            x[:, :, :h, :w] = _to_input(img, p.mean)
+            x[:, :, :h, :w] = _to_input(img, p.prep)
             out = self.forward(x)[0].transpose(1, 2, 0)
             return _resize(out, th, tw)[:h, :w]
         return self._sliding(img, p)
@@ -96,8 +124,8 @@ class Predictor:
     def _sliding(self, img: np.ndarray, p: Protocol) -> np.ndarray:
         """PSPNet's sliding window: crops of the net's size every 2/3 crop."""
         h, w = img.shape[:2]
-        ch, cw = self.size
-        x = _to_input(img, p.mean)[0]
+        ch, cw = self.size_for(p)
+        x = _to_input(img, p.prep)[0]
         ph, pw = max(h, ch), max(w, cw)
         padded = np.zeros((3, ph, pw), np.float32)  # the mean, after subtraction
         padded[:, :h, :w] = x
@@ -140,8 +168,8 @@ class Predictor:
         one forward pass (the net's batch axis)."""
         if p.mode != "resize" or p.flip or p.scales != (1.0,) or len(imgs) < 2:
             return [self.logits(img, p) for img in imgs]
-        nh, nw = self.size
-        batch = np.concatenate([_to_input(_resize(img, nh, nw), p.mean) for img in imgs])
+        nh, nw = self.size_for(p)
+        batch = np.concatenate([_to_input(_resize(img, nh, nw), p.prep) for img in imgs])
         outs = self.forward(batch)
         return [np.ascontiguousarray(_resize(out.transpose(1, 2, 0), *img.shape[:2]).transpose(2, 0, 1))
                 for out, img in zip(outs, imgs)]

@@ -133,12 +133,14 @@ def format_table(summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def benchmark(net: Net, summary: dict[str, Any], runtime: str = "numpy", repeat: int = 3) -> None:
+def benchmark(net: Net, summary: dict[str, Any], runtime: str = "numpy", repeat: int = 3,
+              inputs: dict | None = None) -> None:
     """Add each layer's measured time (ms, best of ``repeat`` passes after a warm-up,
     in ``runtime``) to the summary, and the total. The time between one layer's
     report and the next's is that layer's; a framework runtime's per-layer report
     copies its outputs out, which the figure includes. Without weights the layers
-    get seeded ones (time does not depend on values)."""
+    get seeded ones (time does not depend on values). ``inputs`` (name -> array, e.g. a
+    preprocessed image) replaces the seeded noise fed by default."""
     import time
 
     import numpy as np
@@ -152,7 +154,8 @@ def benchmark(net: Net, summary: dict[str, Any], runtime: str = "numpy", repeat:
         net = net.replace(layers=[layer.replace() for layer in net.layers])
         init_params(net, 0)
     rng = np.random.default_rng(0)
-    inputs = {n: rng.standard_normal(s).astype(np.float32) for n, s in net.inputs.items()}
+    if inputs is None:
+        inputs = {n: rng.standard_normal(s).astype(np.float32) for n, s in net.inputs.items()}
     r = rt.create(runtime, net)
     best = {layer.name: float("inf") for layer in net.layers}
     for i in range(repeat + 1):

@@ -6,8 +6,8 @@ import time
 
 import click
 
-from .options import json_option, progress_bar
-from .segment import make_protocol, protocol_options
+from .options import json_option, preprocessing_note, progress_bar
+from .segment import make_protocol, protocol_for, protocol_options
 
 
 @click.command("evaluate")
@@ -21,7 +21,7 @@ from .segment import make_protocol, protocol_options
 @click.option("--limit", type=int, default=None, help="Evaluate the first N images only.")
 @json_option("Print the scores as JSON: miou, pixel_accuracy, per-class iou, confusion.")
 def evaluate(model, data_dir, dataset, weights, runtime, pad_to_shape, sliding, flip, scales,
-             workers, limit, as_json):
+             prep_flags, workers, limit, as_json):
     """Mean IoU, pixel accuracy and per-class IoU of MODEL on DATA_DIR, a dataset in
     its official layout (Cityscapes val with gtFine labelIds, ADE20K validation, VOC
     val), ignore label 255, by the protocol the flags give.
@@ -37,7 +37,10 @@ def evaluate(model, data_dir, dataset, weights, runtime, pad_to_shape, sliding, 
 
     if workers < 1:
         raise UsageError("--workers must be at least 1")
-    protocol = make_protocol(pad_to_shape, sliding, flip, scales)
+    from ..loader import load
+
+    make_protocol(pad_to_shape, sliding, flip, scales)  # flag errors before any work
+    protocol = protocol_for(model, load(model), pad_to_shape, sliding, flip, scales, prep_flags)
     update, finish = progress_bar(enabled=not as_json, unit="images")
     t0 = time.perf_counter()
     try:
@@ -46,9 +49,12 @@ def evaluate(model, data_dir, dataset, weights, runtime, pad_to_shape, sliding, 
     finally:
         finish()
     result["seconds"] = round(time.perf_counter() - t0, 3)
+    result["protocol"] = protocol.to_json()
+    result["preprocessing"] = protocol.prep.to_json()
     if as_json:
         click.echo(json.dumps(result, indent=1))
         return
+    preprocessing_note(protocol.prep)
     names = ([n for n, _ in CITYSCAPES] if dataset == "cityscapes" else list(VOC_NAMES)
              if dataset == "voc" else [f"class {i + 1}" for i in range(150)])
     for why in result["skipped"]:

@@ -5,7 +5,8 @@ import json
 
 import click
 
-from .options import InputShape, define_option, force_option
+from .options import (InputShape, define_option, force_option, given_preprocess_flags,
+                      preprocess_options, preprocessing_for, preprocessing_note)
 
 
 @click.command("inspect")
@@ -21,6 +22,11 @@ from .options import InputShape, define_option, force_option
                    "file the seeds' model zoos ship (type, output shape, params, MACs, ms).")
 @click.option("--runtime", default="numpy", show_default=True,
               help="With --benchmark: the runtime to time.")
+@click.option("--image", type=click.Path(dir_okay=False), default=None,
+              help="With --benchmark: time the layers on this image, preprocessed by the "
+                   "preprocessing flags (else transform_param, else the default), instead of "
+                   "seeded noise; --input-size/--crop set the size timed.")
+@preprocess_options
 @click.option("--repeat", type=int, default=3, show_default=True,
               help="With --benchmark: passes to time (after one warm-up).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
@@ -28,7 +34,7 @@ from .options import InputShape, define_option, force_option
 @force_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchmark, runtime,
-            repeat, output, force, as_json):
+            image, prep_flags, repeat, output, force, as_json):
     """Show every layer of PROTOTXT with its type, bottoms -> tops, output shape, blob
     shapes, parameter count and multiply-adds, then totals.
 
@@ -59,6 +65,19 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
                                "pass --input-shape")
     if output is not None and not benchmark:
         raise UsageError("-o/--output writes the --benchmark table: add --benchmark")
+    if image is not None and not benchmark:
+        raise UsageError("--image feeds the --benchmark timing: add --benchmark")
+    if image is None and given_preprocess_flags(prep_flags):
+        raise UsageError(f"{', '.join(given_preprocess_flags(prep_flags))} preprocess the "
+                         "--image of --benchmark: add --image")
+    prep = inputs = None
+    if image is not None:  # the image as the net sees it, the net planned for its size
+        from ..preprocess import net_input, with_input_size
+
+        prep = preprocessing_for(prep_flags, net, prototxt=prototxt, defines=defines)
+        net = with_input_size(net, prep)
+        name, shape = net_input(net)
+        inputs = {name: prep.apply(image, shape)}
     if output is not None:
         from ..fileio import check_outputs
 
@@ -67,7 +86,9 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
     if benchmark:
         from ..summary import benchmark as time_layers
 
-        time_layers(net, summary, runtime, repeat)
+        time_layers(net, summary, runtime, repeat, inputs=inputs)
+        if prep is not None:
+            summary["benchmark"].update(image=image, preprocessing=prep.to_json())
     text = format_table(summary)
     if output is not None:
         from ..fileio import atomic_write
@@ -78,6 +99,7 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
     if as_json:
         click.echo(json.dumps(summary, indent=1))
     else:
+        preprocessing_note(prep)
         click.echo(text)
 
 

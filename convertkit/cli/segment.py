@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .options import force_option, json_option, output_option, progress_bar
+from .options import (force_option, json_option, output_option, preprocess_options,
+                      preprocessing_for, preprocessing_note, progress_bar)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
 
@@ -29,18 +30,28 @@ def protocol_options(f):
                      help="Multi-scale inference, e.g. 0.75,1,1.25 (scores averaged)."),
     ]):
         f = opt(f)
-    return f
+    return preprocess_options(f)
 
 
-def make_protocol(pad_to_shape, sliding, flip, scales):
+def make_protocol(pad_to_shape, sliding, flip, scales, prep=None):
+    """The protocol of the flags; ``prep`` (a Preprocessing) what each pixel becomes."""
     from ..errors import UsageError
+    from ..preprocess import Preprocessing
     from ..segment import Protocol, parse_hw, parse_scales
 
     if pad_to_shape and sliding:
         raise UsageError("give --pad-to-shape or --sliding, not both")
     mode = "pad" if pad_to_shape else "sliding" if sliding else "resize"
     return Protocol(mode=mode, pad_to=parse_hw(pad_to_shape, "--pad-to-shape"), flip=flip,
-                    scales=parse_scales(scales))
+                    scales=parse_scales(scales), prep=prep or Preprocessing())
+
+
+def protocol_for(model, net, pad_to_shape, sliding, flip, scales, prep_flags):
+    """The protocol of the flags, its preprocessing from the preprocessing flags, the
+    prototxt's transform_param or the default."""
+    make_protocol(pad_to_shape, sliding, flip, scales)  # flag errors first
+    prep = preprocessing_for(prep_flags, net, prototxt=model)
+    return make_protocol(pad_to_shape, sliding, flip, scales, prep)
 
 
 def _images(paths) -> list[Path]:
@@ -76,8 +87,8 @@ def _images(paths) -> list[Path]:
               help="Images per forward pass (with the default resize protocol).")
 @force_option
 @json_option("Print a JSON object: the files written per image.")
-def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip, scales, ids,
-            palette, overlay, batch, force, as_json):
+def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip, scales,
+            prep_flags, ids, palette, overlay, batch, force, as_json):
     """Segment IMAGES (files or folders) with MODEL (a prototxt; its weights with
     --weights) and write, per image, NAME_color.png: the predicted classes as an
     indexed-colour PNG (the dataset's colours; the indices are the class ids).
@@ -96,7 +107,7 @@ def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip
     from ..segment import Predictor, label_ids, open_model, overlay as blend, palette_png
     from ..verify.palettes import palette as palette_for
 
-    protocol = make_protocol(pad_to_shape, sliding, flip, scales)
+    make_protocol(pad_to_shape, sliding, flip, scales)  # flag errors before any work
     paths = _images(images)
     out_dir = check_output_dir(output, IMAGE_SUFFIXES)
     kinds = ["color"] + ([f"{ids}Ids"] if ids else []) + (["overlay"] if overlay else [])
@@ -108,6 +119,7 @@ def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip
                   force=force, suffix=".png", what="a PNG")
     net, rt = open_model(model, weights, runtime)
     predictor = Predictor(rt, net)
+    protocol = protocol_for(model, net, pad_to_shape, sliding, flip, scales, prep_flags)
     update, finish = progress_bar(enabled=not as_json, unit="images")
     written, t0 = {}, time.perf_counter()
     try:
@@ -137,9 +149,11 @@ def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip
     if as_json:
         click.echo(json.dumps({"written": [f for v in written.values() for f in v],
                                "images": written, "seconds": round(seconds, 3),
-                               "protocol": protocol.__dict__ | {"mean": list(protocol.mean)}},
+                               "protocol": protocol.to_json(),
+                               "preprocessing": protocol.prep.to_json()},
                               indent=1, default=list))
         return
+    preprocessing_note(protocol.prep)
     click.echo(f"segmented {len(paths)} images into {out_dir} ({seconds:.2f} s)", err=True)
 
 
