@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .options import force_option, json_option, output_option, progress_bar
+from .options import (force_option, json_option, output_option, preprocess_options,
+                      preprocessing_for, progress_bar)
 
 
 @click.group("golden")
@@ -27,17 +28,17 @@ def command() -> None:
                metavar="FILE.json")
 @click.option("--image", "images", multiple=True, type=click.Path(dir_okay=False),
               help="An image to record (repeat). Default: the bundled sample photographs.")
-@click.option("--preprocess", "fit", type=click.Choice(["resize", "fit", "pad"]),
-              default="resize", show_default=True, help="How images reach the input size.")
+@preprocess_options
 @force_option
 @json_option("Print a JSON object: the file written, its models and images.")
-def record(models, output, images, fit, force, as_json):
+def record(models, output, images, prep_flags, force, as_json):
     """Record the numpy reference's fingerprints of MODEL... into FILE.json.
 
     MODEL is a zoo model with options, NAME[:key=value,...] (keys: width, size as HxW
     or N, classes, seed, bn keep|merge), or files: PROTOTXT+CAFFEMODEL, or a PROTOTXT
     alone (with the CAFFEMODEL of the same name beside it). Paths are stored relative
-    to the golden file.
+    to the golden file. The preprocessing (flags, else the prototxt's transform_param,
+    else the default) is recorded with each model; `check` uses it.
 
     \b
     Examples:
@@ -58,7 +59,13 @@ def record(models, output, images, fit, force, as_json):
     if not paths:
         raise UsageError("no images: give --image (the sample photographs are not installed)")
     base = out.parent if str(out.parent) else Path(".")
-    entries = []
+    entries, notes = [], []
+
+    def prep_for(net, spec):
+        prep = preprocessing_for(prep_flags, net, prototxt=spec.prototxt)
+        notes.append(prep.note())
+        return prep
+
     update, finish = progress_bar(enabled=not as_json, unit="images")
     try:
         for spec in specs:
@@ -66,10 +73,10 @@ def record(models, output, images, fit, force, as_json):
                 rel = [golden.file_ref(Path(p), base) if p else None
                        for p in (spec.prototxt, spec.caffemodel)]
                 stored = golden.ModelSpec(spec.text, prototxt=rel[0], caffemodel=rel[1])
-                entry = golden.record_model(spec, paths, base, fit, update)
+                entry = golden.record_model(spec, paths, base, progress=update, prep_for=prep_for)
                 entry["model"] = stored.canonical()
             else:
-                entry = golden.record_model(spec, paths, base, fit, update)
+                entry = golden.record_model(spec, paths, base, progress=update, prep_for=prep_for)
             entries.append(entry)
     finally:
         finish()
@@ -77,10 +84,13 @@ def record(models, output, images, fit, force, as_json):
     with atomic_write(out, "w") as fh:
         fh.write(golden.dumps(doc))
     summary = {"written": [str(out)], "models": [e["model"] for e in entries],
-               "images": [img["image"] for img in entries[0]["images"]]}
+               "images": [img["image"] for img in entries[0]["images"]],
+               "preprocessing": {e["model"]: e["preprocessing"] for e in entries}}
     if as_json:
         click.echo(json.dumps(summary, indent=1))
         return
+    for note in dict.fromkeys(n for n in notes if n):
+        click.echo(f"note: {note}", err=True)
     click.echo(f"recorded {len(entries)} model(s) on {len(paths)} image(s) into {out}")
     for e in entries:
         click.echo(f"  {e['model']}: {e['layers']} layers, outputs {', '.join(e['outputs'])}")
@@ -100,12 +110,14 @@ def record(models, output, images, fit, force, as_json):
               help="Check the converted files in DIR (the -o of convertkit convert, of one "
                    "--bn variant) instead of the runtimes built from the model: their outputs "
                    "against the recorded ones.")
+@preprocess_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @json_option("Print a JSON object: per model, BN variant and runtime the verdict and "
              "every mismatch.")
-def check(files, runtimes, bn, rtol, converted, quiet, as_json):
+def check(files, runtimes, bn, rtol, converted, prep_flags, quiet, as_json):
     """Run every runtime and BN variant on the recorded images and compare with the
     golden FILE.json...; exit 1 on any mismatch (each one listed), 2 on bad input.
+    Images are preprocessed as recorded; a preprocessing flag overrides that setting.
 
     \b
     Example:
@@ -114,6 +126,15 @@ def check(files, runtimes, bn, rtol, converted, quiet, as_json):
     """
     from ..verify import golden
     from ..verify.pipeline import select_runtimes
+    from .options import given_preprocess_flags
+
+    overrides = given_preprocess_flags(prep_flags)
+    applied: dict = {}
+
+    def prep_for(net, recorded):
+        prep = preprocessing_for(prep_flags, net, base=recorded) if overrides else recorded
+        applied["prep"] = prep
+        return prep
 
     chosen, notes = select_runtimes([r.strip() for r in runtimes.split(",") if r.strip()]
                                     if runtimes else None)
@@ -123,26 +144,33 @@ def check(files, runtimes, bn, rtol, converted, quiet, as_json):
     try:
         for path, doc in docs:
             for entry in doc["models"]:
+                applied.clear()
                 runs = golden.check_model(entry, path.parent, chosen, bn, rtol,
-                                          Path(converted) if converted else None, update)
-                results.append((path, entry["model"], runs))
+                                          Path(converted) if converted else None, update,
+                                          prep_for=prep_for)
+                prep = next(iter(applied.values()), None)
+                results.append((path, entry["model"], runs,
+                                prep.to_json() if prep is not None else None))
     finally:
         finish()
-    failed = [(p, m, r) for p, m, runs in results for r in runs if not r.ok]
+    failed = [(p, m, r) for p, m, runs, _ in results for r in runs if not r.ok]
     verdict = "fail" if failed else "pass"
     if as_json:
         click.echo(json.dumps({
             "verdict": verdict, "runtimes": chosen, "notes": notes,
-            "models": [{"file": str(p), "model": m,
+            "models": [{"file": str(p), "model": m, "preprocessing": prep,
                         "runs": [{"bn": r.bn, "runtime": r.runtime,
                                   "verdict": "pass" if r.ok else "fail",
                                   "error": r.error, "mismatches": r.mismatches,
                                   "ends_at": r.ends_at} for r in runs]}
-                       for p, m, runs in results]}, indent=1))
+                       for p, m, runs, prep in results]}, indent=1))
         return 0 if verdict == "pass" else 1
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    for path, model, runs in results:
+    if overrides:
+        click.echo(f"note: the recorded preprocessing, overridden by {', '.join(overrides)}",
+                   err=True)
+    for path, model, runs, _ in results:
         bad = [r for r in runs if not r.ok]
         status = "ok" if not bad else f"FAIL ({len(bad)} of {len(runs)} runs)"
         click.echo(f"{path}: {model}: {len(runs)} runs ({', '.join(sorted({r.runtime for r in runs}))}; "
@@ -158,7 +186,7 @@ def check(files, runtimes, bn, rtol, converted, quiet, as_json):
                 click.echo(f"{where} {m}")
             if len(r.mismatches) > 12:
                 click.echo(f"{where} ... and {len(r.mismatches) - 12} more")
-    total = sum(len(runs) for _, _, runs in results)
+    total = sum(len(runs) for _, _, runs, _ in results)
     click.echo(f"golden check: {verdict.upper()}: {total - len(failed)} of {total} runs match "
                f"({len(results)} model(s), rtol {rtol:g})")
     return 0 if verdict == "pass" else 1

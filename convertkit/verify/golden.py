@@ -247,24 +247,52 @@ def resolve_image(ref: str, golden_dir: Path) -> Path:
     return p if p.is_absolute() else golden_dir / p
 
 
-def _inputs(net: Net, images: Sequence[Path], mode: str) -> list[tuple[str, dict]]:
+def _inputs(net: Net, images: Sequence[Path], prep) -> list[tuple[str, dict]]:
     from .pipeline import samples_from_images
 
-    return [(s.name, s.arrays) for s in samples_from_images(net, images, mode)]
+    return [(s.name, s.arrays) for s in samples_from_images(net, images, prep=prep)]
+
+
+def _recorded_preprocessing(prep, golden_dir: Path) -> dict:
+    """``prep.to_json()`` with mean/std files named relative to the golden file."""
+    obj = prep.to_json()
+    for key in ("mean", "std"):
+        if isinstance(obj[key], dict):
+            obj[key] = dict(obj[key], file=file_ref(Path(obj[key]["file"]), golden_dir))
+    return obj
+
+
+def preprocessing_of(entry: dict, net: Net, golden_dir: Path):
+    """The preprocessing a golden entry recorded (older files: the default with their
+    ``preprocess`` mode)."""
+    from ..preprocess import Preprocessing, net_input
+
+    channels = net_input(net)[1][1]
+    if entry.get("preprocessing"):
+        return Preprocessing.from_json(entry["preprocessing"], golden_dir, channels)
+    return Preprocessing(resize=entry.get("preprocess", "resize"), channels=channels)
 
 
 def record_model(spec: ModelSpec, images: Sequence[Path], golden_dir: Path, mode: str = "resize",
-                 progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """The golden entry of one model: the numpy reference on each image."""
+                 progress: Callable[[str, int, int], None] | None = None,
+                 prep_for: Callable[[Net, ModelSpec], object] | None = None) -> dict:
+    """The golden entry of one model: the numpy reference on each image, preprocessed
+    by ``prep_for(net, spec)`` (a Preprocessing; default: the default one, ``mode``),
+    which the entry records."""
+    from ..preprocess import Preprocessing, net_input, with_input_size
     from ..runtime.numpy import NumpyRuntime
 
     net = build(spec)
+    prep = (prep_for(net, spec) if prep_for is not None
+            else Preprocessing(resize=mode, channels=net_input(net)[1][1]))
+    net = with_input_size(net, prep)
     rt = NumpyRuntime(net)
     entry = {"model": spec.canonical(), "recorded_with": "numpy",
              "layers": len(net.layers), "outputs": list(net.outputs),
              "input": {n: list(s) for n, s in net.plan().inputs.items()},
-             "preprocess": mode, "images": []}
-    samples = _inputs(net, images, mode)
+             "preprocess": prep.resize,
+             "preprocessing": _recorded_preprocessing(prep, golden_dir), "images": []}
+    samples = _inputs(net, images, prep)
     for k, ((name, arrays), path) in enumerate(zip(samples, images)):
         if progress:
             progress(f"{spec.canonical()}: {name}", k, len(samples))
@@ -409,10 +437,12 @@ class CheckRun:
 
 def check_model(entry: dict, golden_dir: Path, runtimes: Sequence[str], bn: str = "both",
                 rtol: float = 1e-4, converted: Path | None = None,
-                progress: Callable[[str, int, int], None] | None = None) -> list[CheckRun]:
+                progress: Callable[[str, int, int], None] | None = None,
+                prep_for: Callable[[Net, object], object] | None = None) -> list[CheckRun]:
     """Every runtime and BN variant on the recorded images, against the entry; with
     ``converted``, every converted file in that folder instead (of the one BN variant
-    ``bn``; their outputs are what is compared)."""
+    ``bn``; their outputs are what is compared). The images are preprocessed as the
+    entry records, or by ``prep_for(net, recorded)`` (flags that override it)."""
     from ..convert import prepare
     from ..convert import cut_for
     from .pipeline import _message
@@ -428,7 +458,13 @@ def check_model(entry: dict, golden_dir: Path, runtimes: Sequence[str], bn: str 
         raise UsageError("--converted holds files of one BN variant: give --bn keep or --bn merge")
     variants = ["keep", "merge"] if bn == "both" else [bn]
     runs: list[CheckRun] = []
-    samples = _inputs(net, images, entry.get("preprocess", "resize"))
+    from ..preprocess import with_input_size
+
+    prep = preprocessing_of(entry, net, golden_dir)
+    if prep_for is not None:
+        prep = prep_for(net, prep)
+    net = with_input_size(net, prep)
+    samples = _inputs(net, images, prep)
     jobs = []
     for variant in variants:
         vnet, _ = prepare(net, bn=variant)
