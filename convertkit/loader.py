@@ -275,7 +275,23 @@ def validate_params(net: Net, plan: ShapePlan | None = None) -> None:
             elif tuple(arr.shape) != exp:
                 layer.params[i] = arr.reshape(exp)
     if problems:
-        n_layers = len({p.split(":", 1)[0] for p in problems})
-        raise WeightMismatchError(
-            f"{n_layers} layers do not match the caffemodel: " + "; ".join(problems),
-            path=net.caffemodel_path)
+        raise WeightMismatchError(mismatch_message(problems, len(net.layers)),
+                                  path=net.caffemodel_path)
+
+
+#: How many of the layers that do not match the caffemodel an error names.
+MISMATCH_SHOWN = 3
+
+
+def mismatch_message(problems: list[str], n_layers: int) -> str:
+    """The first few problems ("layer: what") and how many layers there are in all: a
+    caffemodel of another net fails on nearly every layer, and one line is enough."""
+    layers = list(dict.fromkeys(p.split(":", 1)[0] for p in problems))
+    shown = [p for p in problems if p.split(":", 1)[0] in layers[:MISMATCH_SHOWN]]
+    text = (f"{len(layers)} of {n_layers} layers do not match the caffemodel: " + "; ".join(shown))
+    if len(layers) > MISMATCH_SHOWN:
+        more = len(layers) - MISMATCH_SHOWN
+        text += f"; and {more} more layer{'s' if more > 1 else ''}"
+    if len(layers) > n_layers // 2:
+        text += " (is this the caffemodel of another net?)"
+    return text

@@ -13,7 +13,7 @@ from typing import Mapping
 
 from google.protobuf import text_format
 
-from .errors import InputFileError, PrototxtError
+from .errors import InputFileError, PrototxtError, PrototxtKindError
 from .fileio import read_bytes
 from .proto import caffe_pb2, pool
 from .sniff import check_kind
@@ -102,8 +102,34 @@ def parse_prototxt_text(text: str, path: str | Path | None = "<text>"):
         if line is not None and msg.startswith(f"{line}:"):
             msg = msg.split(" : ", 1)[-1] if " : " in msg else msg.split(":", 2)[-1].strip()
         where = f"{path}:{line}:{col}" if line is not None else str(path)
+        solver = _as_solver(text)
+        if solver is not None:
+            raise PrototxtKindError(solver, path=path) from None
         raise PrototxtError(f"syntax error: {msg}", path=where) from None
     return net
+
+
+#: Fields of Caffe's SolverParameter that no NetParameter has.
+SOLVER_FIELDS = frozenset({
+    "base_lr", "lr_policy", "max_iter", "solver_mode", "snapshot", "snapshot_prefix",
+    "test_iter", "test_interval", "momentum", "weight_decay", "display", "average_loss",
+    "stepsize", "stepvalue", "gamma", "power", "iter_size", "solver_type", "train_net",
+    "test_net", "net", "net_param", "clip_gradients", "regularization_type", "device_id",
+    "random_seed", "delta", "momentum2", "rms_decay", "test_initialization"})
+
+
+def _as_solver(text: str) -> str | None:
+    """What to say when ``text`` is a Caffe solver definition (base_lr, max_iter,
+    net...) rather than a net, or None: two or more top-level solver fields."""
+    import re
+
+    top = set(re.findall(r"^([A-Za-z_]\w*)\s*[:{]", text, re.M))
+    if len(top & SOLVER_FIELDS) < 2:
+        return None
+    net = re.search(r'^(?:net|train_net)\s*:\s*"([^"]*)"', text, re.M)
+    return ("is a Caffe solver definition (training settings), not a net"
+            + (f"; the net it trains is '{net.group(1)}' (give that net, or better its "
+               "deploy prototxt)" if net else "; give the net's deploy prototxt"))
 
 
 def upgrade(net, path: str | Path | None = None) -> list[str]:

@@ -115,3 +115,36 @@ def test_a_failed_savedmodel_keeps_the_old_one(classifier, tmp_path, monkeypatch
     assert "classifier.savedmodel: cannot write: No space left on device" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "classifier.savedmodel").rglob("*")) == before
     assert leftovers(tmp_path) == []
+
+
+def test_a_solver_given_as_a_net_is_named_as_a_solver(tmp_path, capsys):
+    solver = tmp_path / "solver.prototxt"
+    solver.write_text('net: "models/bvlc_alexnet/train_val.prototxt"\ntest_iter: 1000\n'
+                      'base_lr: 0.01\nlr_policy: "step"\nmax_iter: 450000\nsolver_mode: GPU\n')
+    assert main(["inspect", str(solver)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"convertkit: error: {solver} is a Caffe solver definition (training "
+                   "settings), not a net; the net it trains is "
+                   "'models/bvlc_alexnet/train_val.prototxt' (give that net, or better its "
+                   "deploy prototxt)")
+
+
+def test_a_caffemodel_of_another_net_names_a_few_layers_and_a_count(classifier, tmp_path, capsys):
+    proto, _ = classifier
+    assert main(["zoo", "make", "--from", str(NETS / "enet_like.prototxt"), "-o", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(proto), "--caffemodel", str(tmp_path / "enet_like.caffemodel")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "4 of 10 layers do not match the caffemodel: conv1: " in err[0], err
+    assert err[0].endswith("; and 1 more layer")  # three named, then a count
+    named = {w.split(":")[0] for w in err[0].split("; ")[:-1]} - {""}
+    assert {"conv2", "ip1"} <= {n.strip() for n in named} and "ip2:" not in err[0]
+
+
+def test_mismatch_message_says_when_most_layers_differ():
+    from convertkit.loader import mismatch_message
+
+    problems = [f"l{i}: needs 1 blobs (3) but the caffemodel has none" for i in range(40)]
+    text = mismatch_message(problems, 50)
+    assert text.startswith("40 of 50 layers do not match the caffemodel: l0: needs")
+    assert text.endswith("; and 37 more layers (is this the caffemodel of another net?)")

@@ -28,11 +28,15 @@ EXIT_USAGE = 2
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import MODULE first: a plugin that registers layer types (installed "
                    "plugins, entry point group convertkit.layers, load by themselves). Repeatable.")
+@click.option("--verbose", is_flag=True,
+              help="Let the frameworks' own log lines and warnings through (TensorFlow's "
+                   "oneDNN banner, absl, torch.export); they are hidden by default. "
+                   "Also CONVERTKIT_VERBOSE=1.")
 @click.option("--caffe-proto", "caffe_proto", type=click.Path(dir_okay=False), default=None,
               metavar="FILE", help="Your fork's caffe.proto: prototxts are parsed with it, "
                                    "for parameter blocks convertkit does not know (needs "
                                    "grpcio-tools).")
-def cli(plugins, caffe_proto) -> None:
+def cli(plugins, verbose, caffe_proto) -> None:
     """Convert released Caffe models to today's frameworks, and prove they compute
     the same thing.
 
@@ -67,14 +71,34 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and map every failure to a one-line message. A command
     that fails leaves no empty folder it created for its outputs."""
     from ..fileio import remove_created_dirs
+    from . import logs
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    verbose = bool(os.environ.get("CONVERTKIT_VERBOSE")) or _group_flag(args, "--verbose")
+    native = None
+    if not verbose:
+        logs.quiet_python()
+        if argv is None:  # a real command line (tests call main(argv), capturing output)
+            native = logs.filter_stderr()
     rc = 1
     try:
-        rc = _main(argv)
+        rc = _main(args)
         return rc
     finally:
         if rc != 0:
             remove_created_dirs()
+        if native is not None:
+            native.close()
+
+
+def _group_flag(args: list[str], flag: str) -> bool:
+    """Whether ``flag`` stands among the options before the command name."""
+    for a in args:
+        if a == flag:
+            return True
+        if not a.startswith("-"):
+            return False
+    return False
 
 
 def _main(argv: list[str] | None) -> int:
