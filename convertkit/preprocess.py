@@ -604,11 +604,17 @@ def transform_param(prototxt: str | os.PathLike, input_name: str,
                 new_size = (int(ip.new_height), int(ip.new_width))
         return TransformParam(str(prototxt), lp.name,
                               mean_file=tp.mean_file if tp.HasField("mean_file") else None,
-                              mean_value=tuple(float(v) for v in tp.mean_value),
-                              scale=float(tp.scale) if tp.HasField("scale") else None,
+                              mean_value=tuple(_f32(v) for v in tp.mean_value),
+                              scale=_f32(tp.scale) if tp.HasField("scale") else None,
                               crop_size=int(tp.crop_size) if tp.crop_size > 0 else None,
                               new_size=new_size, mirror=bool(tp.mirror))
     return None
+
+
+def _f32(v: float) -> float:
+    """A float field of caffe.proto (float32) as the shortest decimal naming it:
+    mean_value 104.008 reads back as 104.00800323486328; it is 104.008 in float32."""
+    return float(str(np.float32(v)))
 
 
 def _find_mean_file(ref: str, prototxt: str) -> Path:
