@@ -52,6 +52,18 @@ def _backend_check(name: str) -> Callable[[Net], None]:
     return check
 
 
+#: Format -> what the last model written in it takes (convertkit.sizes.FreeSizes):
+#: its builder leaves every size the net allows free, and a framework that expresses
+#: some layer at one size only pins height and width (read by :func:`convert`).
+EXPORTED_SIZES: dict[str, object] = {}
+
+
+def _sizes(net: Net):
+    from .sizes import free_sizes
+
+    return free_sizes(net)
+
+
 def _pt2_check(net: Net) -> None:
     from .backends.torch.export import check_exportable
 
@@ -59,27 +71,44 @@ def _pt2_check(net: Net) -> None:
 
 
 def _onnx(net: Net, path: Path) -> bytes:
-    from .backends.onnx.graph import checked_model
+    from .backends.onnx.graph import checked_export
 
-    return checked_model(net).SerializeToString()
+    model, EXPORTED_SIZES["onnx"] = checked_export(net, sizes=_sizes(net))
+    return model.SerializeToString()
 
 
 def _pt2(net: Net, path: Path) -> bytes:
-    from .backends.torch.export import export_program
+    from .backends.torch.export import export_with_sizes
 
-    return export_program(net)
+    sizes = _sizes(net)
+    data, dims = export_with_sizes(net, sizes=sizes)
+    for name, have in dims.items():  # a size torch.export could not keep symbolic
+        pinned = [a for a in sizes.free.get(name, ()) if isinstance(have[a], int)]
+        if pinned:
+            sizes = sizes.pin(pinned, layer=name, type="input",
+                              why="torch.export keeps it at the planned size")
+    EXPORTED_SIZES["pt2"] = sizes
+    return data
 
 
 def _savedmodel(net: Net, path: Path) -> None:
     from .backends.tf.export import write_saved_model
 
-    write_saved_model(net, path)
+    from .backends.tf.export import keras_model
+
+    knet = keras_model(net, _sizes(net))
+    EXPORTED_SIZES["savedmodel"] = knet.sizes
+    write_saved_model(knet, path)
 
 
 def _keras(net: Net, path: Path) -> bytes:
     from .backends.tf.export import keras_bytes
 
-    return keras_bytes(net)
+    from .backends.tf.export import keras_model
+
+    knet = keras_model(net, _sizes(net))
+    EXPORTED_SIZES["keras"] = knet.sizes
+    return keras_bytes(knet)
 
 
 def _keras_weights(net: Net, path: Path) -> bytes:
@@ -217,6 +246,7 @@ def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: s
 
     summary: dict = {"formats": {}, "notes": []}
     tables: dict[str, tuple] = {}
+    EXPORTED_SIZES.clear()
     for fmt, (path, files) in outputs.items():
         t0 = time.perf_counter()
         if progress:
@@ -242,7 +272,29 @@ def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: s
         summary["formats"][fmt] = {"files": [str(f) for f in files], "bytes": size,
                                    "params": n_params,
                                    "seconds": round(time.perf_counter() - t0, 3)}
+        if fmt in EXPORTED_SIZES:
+            summary["formats"][fmt]["sizes"] = EXPORTED_SIZES[fmt].as_json()
+    summary["notes"] += size_notes({f: EXPORTED_SIZES[f] for f in outputs if f in EXPORTED_SIZES})
     return summary
+
+
+def size_notes(exported: dict) -> list[str]:
+    """One note on the sizes the runnable formats take, when some stay fixed: the
+    fixed ones and the layers that fix them; a format that pinned more says so."""
+    if not exported:
+        return []
+    from .sizes import free_sizes
+
+    first = next(iter(exported.values()))
+    base = free_sizes(first.net, first.plan)
+    notes = [base.note()] if base.note() else []
+    for fmt, sizes in exported.items():
+        extra = [f for f in sizes.fixed if f not in base.fixed]
+        if extra:
+            notes.append(f"{fmt}: " + "; ".join(
+                f"{' and '.join(f['axes'])} fixed by {f['layer']} ({f['type']}: {f['why']})"
+                for f in extra))
+    return notes
 
 
 def _size(path: Path) -> int:

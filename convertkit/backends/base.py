@@ -46,6 +46,23 @@ class Context:
             f"{backend} cannot express {self.layer.type}: {reason}", layer=self.layer.name)
 
 
+class FixedSize(Exception):
+    """Raised by a handler that expresses its layer only at the planned size of a
+    blob whose size follows a free input size (``ctx.options["sizes"]``): the model
+    is then built with height and width fixed (``FreeSizes.pin``), with a note."""
+
+    def __init__(self, layer: Layer, why: str):
+        super().__init__(why)
+        self.layer, self.why = layer, why
+
+
+def varies(ctx: Context, blob: str, axes=(2, 3)) -> bool:
+    """Whether these axes of ``blob`` change with a free input size (an export with
+    symbolic sizes: ``ctx.options["sizes"]``); False for a model built for one size."""
+    sizes = ctx.options.get("sizes")
+    return sizes is not None and bool(sizes.varies.get(blob, set()) & set(axes))
+
+
 Handler = Callable[[Context], Any]
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from .options import define_option, force_option, json_option, output_option, progress_bar
+from .options import (InputShape, define_option, force_option, json_option, output_option,
+                      progress_bar)
 
 
 def mapping_option(f):
@@ -39,13 +40,14 @@ def quiet_option(f):
 
 def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn, rgb,
                    force, as_json, quiet, name=None, defines=None, every=False,
-                   cut=False) -> dict:
+                   cut=False, input_shapes=None) -> dict:
     """Check every output, read the model once, prepare it, write every format,
     then print the summary. ``single``: one output file (caffe2npz) instead of a
     directory. A model format that cannot express a layer of the net is refused
     before anything is written; with ``every`` (``--to all``) it is left out, with a
     note; with ``cut``, one that refuses only the data-dependent layers is written
-    from the net cut before them."""
+    from the net cut before them. ``input_shapes`` ({name or None: N,C,H,W}) replans
+    the net at those sizes before anything is written (``--input-shape``)."""
     from .. import convert as conv
     from ..errors import UsageError
     from ..fileio import check_output_dir
@@ -64,7 +66,7 @@ def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn
         from ..mapping import load_table
 
         load_table(mapping)  # a bad table fails before the caffemodel is read
-    net = load(prototxt, caffemodel, defines=defines)
+    net = load(prototxt, caffemodel, defines=defines, input_shapes=dict(input_shapes or ()) or None)
     if caffemodel is None and net.num_params == 0 and any(
             layer.impl.param_shapes(net.plan().bottom_shapes(layer)) for layer in net.layers):
         raise UsageError("the net has learned params: give the CAFFEMODEL to convert")
@@ -145,6 +147,11 @@ def _bytes(n: int) -> str:
                    "depends on the data (SSD's DetectionOutput) from the net cut before it: "
                    "it ends at that layer's bottoms (loc, conf, prior), to be decoded with "
                    "convertkit.layers.detection_output.")
+@click.option("--input-shape", "input_shapes", type=InputShape(), multiple=True,
+              help="Plan the net at this input size before writing: N,C,H,W for the only input, "
+                   "or NAME:N,C,H,W (repeatable). Runnable formats leave batch, height and "
+                   "width free wherever the net's layers allow it (a note names the layers "
+                   "that fix a size); this makes a file for a size that stays fixed.")
 @output_option("The directory to write NAME.<ext> files in (created if needed).", metavar="DIR")
 @click.option("--name", default=None, help="Base name of the outputs (default: the prototxt's).")
 @mapping_option
@@ -155,7 +162,7 @@ def _bytes(n: int) -> str:
 @quiet_option
 @json_option("Print a JSON object: per format its files, bytes, params and seconds, and notes.")
 def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, defines, force, quiet, as_json,
-            cut):
+            cut, input_shapes):
     """Convert PROTOTXT + CAFFEMODEL to several formats in one run.
 
     The caffemodel is read once. Every output is written atomically (a temp file, then
@@ -177,4 +184,5 @@ def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, defines, f
         raise UsageError("--to needs at least one format")
     run_conversion(prototxt, caffemodel, list(dict.fromkeys(formats)), output=output, single=None,
                    mapping=mapping, bn=bn, rgb=rgb, force=force, as_json=as_json, quiet=quiet,
-                   name=name, defines=defines, every=every, cut=cut)
+                   name=name, defines=defines, every=every, cut=cut,
+                   input_shapes=input_shapes)

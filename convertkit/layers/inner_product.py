@@ -52,6 +52,13 @@ class InnerProductLayer(LayerImpl):
             shapes.append((p.num_output,))
         return shapes
 
+    def fixed_sizes(self, bottom_shapes: Sequence[Shape]) -> list[tuple[int, tuple[int, ...], str]]:
+        shape = tuple(bottom_shapes[0])
+        axis = self._axis(shape)
+        k = count(shape, axis)
+        return [(0, tuple(range(axis, len(shape))),
+                 f"InnerProduct takes {k} features ({fmt_shape(shape[axis:])} of its bottom)")]
+
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         shape = tuple(bottom_shapes[0])
         if not shape:

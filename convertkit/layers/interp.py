@@ -115,6 +115,11 @@ class InterpLayer(LayerImpl):
             return h_eff, w_eff, p.height, p.width
         return h_eff, w_eff, out(h_eff), out(w_eff)
 
+    def fixed_output(self, bottom_shapes: Sequence[Shape]) -> str | None:
+        if self.p.rule == "size":
+            return f"Interp to an explicit {self.p.height}x{self.p.width}"
+        return None
+
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         shape = tuple(bottom_shapes[0])
         _, _, ho, wo = self._sizes(shape)

@@ -34,6 +34,21 @@ class Reshape(LayerImpl):
             raise PrototxtError(f"reshape_param shape {list(dims)} has a dimension below -1", layer=self.name)
         return ReshapeParams(dims=dims, axis=int(rp.axis), num_axes=int(rp.num_axes))
 
+    def fixed_sizes(self, bottom_shapes: Sequence[Shape]) -> list[tuple[int, tuple[int, ...], str]]:
+        """Explicit dims without a -1 name the count of the axes they replace."""
+        bottom = tuple(int(d) for d in bottom_shapes[0])
+        p = self.p
+        if -1 in p.dims:
+            return []
+        start = p.axis if p.axis >= 0 else len(bottom) + p.axis + 1
+        end = len(bottom) if p.num_axes == -1 else start + p.num_axes
+        named = [start + i for i, d in enumerate(p.dims) if d != 0 and start + i < end]
+        axes = tuple(a for a in range(start, end) if a not in
+                     [start + i for i, d in enumerate(p.dims) if d == 0])
+        if not named or not axes:
+            return []
+        return [(0, axes, f"Reshape to explicit dims {list(p.dims)}")]
+
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         bottom = tuple(int(d) for d in bottom_shapes[0])
         nb, p = len(bottom), self.p

@@ -308,6 +308,7 @@ class Verifier:
         self._tmp: Path | None = None
         self._setup: list[_Variant] | None = None
         self._shapes: dict | None = None
+        self._input_shapes: dict | None = None
 
     # -- setting up ------------------------------------------------------------------------
     def _variants(self) -> list[tuple[str, Net, list[str]]]:
@@ -370,7 +371,11 @@ class Verifier:
                                       self.opt.rgb, bn), bn, vnet)
             t0 = time.perf_counter()
             try:
-                conv.convert(track.net or vnet, {fmt: (path, files)}, mapping=self.opt.mapping,
+                # At the input's size: a net whose layers fix a size is written for it.
+                from ..sizes import at_shapes
+
+                conv.convert(at_shapes(track.net or vnet, self._input_shapes or {}),
+                             {fmt: (path, files)}, mapping=self.opt.mapping,
                              rgb=self.opt.rgb, meta=meta, force=True)
             except Exception as exc:  # noqa: BLE001 - one format's failure is its verdict
                 self._failed(track, exc, fmt)
@@ -403,6 +408,7 @@ class Verifier:
                                  f"built for {self._shapes})")
             return
         setup = []
+        self._input_shapes = dict(shapes)
         for bn, vnet, notes in self._variants():
             tracks = self._subjects(bn, vnet, progress)
             index = {layer.name: i for i, layer in enumerate(vnet.layers)}

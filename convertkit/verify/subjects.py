@@ -129,6 +129,26 @@ class RuntimeRunner(Runner):
 
 # -- openers, one per format ---------------------------------------------------------------
 
+def _dim(d) -> str:
+    return str(d) if isinstance(d, int) else "N" if d in (None, "batch", "N") else str(d)
+
+
+def size_refusal(path, name: str, takes, needs) -> ConvertError | None:
+    """The one-line refusal of a file whose input ``name`` has fixed sizes ``takes``
+    (ints; anything else is free) that differ from the input at hand, ``needs``; None
+    when it fits. The rank or channels differing is a mismatch of another net."""
+    takes = list(takes)
+    if len(takes) != len(needs):
+        return None
+    fixed = [(a, t) for a, t in enumerate(takes) if isinstance(t, int)]
+    if all(needs[a] == t for a, t in fixed) or any(a == 1 and needs[a] != t for a, t in fixed):
+        return None
+    shown = "x".join(_dim(t) for t in takes)
+    return ConvertError(f"takes input '{name}' of {shown} only, not {'x'.join(map(str, needs))}: "
+                        f"convertkit convert --input-shape {name}:{','.join(map(str, needs))} "
+                        "writes one for this size", path=str(path))
+
+
 def _open_torch(subject: Subject, net: Net, shapes) -> Runner:
     from ..runtime.torch import TorchRuntime
 
@@ -194,7 +214,20 @@ class OnnxFileRunner(Runner):
         except Exception as exc:
             raise ConvertError(f"cannot read it as ONNX: {_first_line(exc)}", path=str(path)) from None
         plan = net.plan(shapes)
-        fresh, g = build_model(net, plan, outputs="outputs")
+        for vi in model.graph.input:
+            if vi.name in plan.inputs:
+                takes = [d.dim_value if d.HasField("dim_value") else d.dim_param
+                         for d in vi.type.tensor_type.shape.dim]
+                refused = size_refusal(path, vi.name, takes, plan.inputs[vi.name])
+                if refused is not None:
+                    raise refused
+        sizes = None
+        if any(d.HasField("dim_param") for vi in model.graph.input
+               for d in list(vi.type.tensor_type.shape.dim)[2:]):
+            from ..sizes import free_sizes  # a file with free sizes: built as convert builds it
+
+            sizes = free_sizes(net, plan)
+        fresh, g = build_model(net, plan, outputs="outputs", sizes=sizes)
         problems = _onnx_fit(model, fresh, plan, net)
         if problems:
             raise ConvertError(f"{len(problems)} mismatches with the net: " + "; ".join(problems),
@@ -338,13 +371,16 @@ def _check_program_inputs(program, net: Net, shapes, path) -> None:
     if len(specs) != len(want):
         raise ConvertError(f"the program takes {len(specs)} inputs, the net {len(want)}",
                            path=str(path))
-    for val, shape in zip(specs, want):
+    for name, val, shape in zip(net.inputs, specs, want):
         got = tuple(val.shape) if val is not None else None
         if got is None:
             continue
+        refused = size_refusal(path, name, [d if isinstance(d, int) else None for d in got], shape)
+        if refused is not None:
+            raise refused
         if len(got) != len(shape) or any(isinstance(g, int) and g != s
                                          for g, s in zip(got[1:], shape[1:])):
-            shown = "x".join(str(g) for g in got)
+            shown = "x".join(_dim(g if isinstance(g, int) else None) for g in got)
             raise ConvertError(f"the program takes {shown}, the net needs "
                                f"{'x'.join(map(str, shape))}", path=str(path))
 
@@ -372,6 +408,9 @@ def _open_savedmodel(subject: Subject, net: Net, shapes) -> Runner:
         for spec, name in zip(specs, net.inputs):
             want = tuple(shapes[name])
             got = tuple(spec.shape)
+            refused = size_refusal(subject.path, name, got, want)
+            if refused is not None:
+                raise refused
             if len(got) != len(want) or any(g is not None and g != w
                                              for g, w in zip(got[1:], want[1:])):
                 shown = "x".join("N" if g is None else str(g) for g in got)
@@ -394,6 +433,11 @@ def _open_keras(subject: Subject, net: Net, shapes) -> Runner:
         raise ConvertError(f"cannot load it with keras.models.load_model: {_first_line(exc)}",
                            path=str(subject.path)) from None
     names = list(net.inputs)
+    inputs = model.inputs if isinstance(model.inputs, (list, tuple)) else [model.inputs]
+    for name, tensor in zip(names, inputs):
+        refused = size_refusal(subject.path, name, tuple(tensor.shape), tuple(shapes[name]))
+        if refused is not None:
+            raise refused
 
     def call(xs):
         out = model(dict(zip(names, xs)), training=False)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...layers.pooling import ave_divisor, pooled_size, trailing_padding
-from ..base import Backend, Context
+from ..base import Backend, Context, FixedSize, varies
 
 BACKEND = Backend("onnx")
 
@@ -27,6 +27,36 @@ def _g(ctx: Context):
 
 def _channels_view(c: int, ndim: int) -> tuple[int, ...]:
     return (c,) + (1,) * (ndim - 2)
+
+
+def _varies(ctx: Context, blob: str, axes=(2, 3)) -> bool:
+    return varies(ctx, blob, axes)
+
+
+def _fixed(ctx: Context, why: str) -> FixedSize:
+    return FixedSize(ctx.layer, why)
+
+
+def _dims(ctx: Context, value: str, start: int, end: int, what: str) -> str:
+    """The int64 sizes of axes [start, end) of ``value``, from its shape at run time."""
+    g = _g(ctx)
+    out = g.tmp(ctx.layer, what)
+    g.node("Shape", [value], [out], start=start, end=end)
+    return out
+
+
+def _int_op(ctx: Context, op: str, a: str, b, what: str) -> str:
+    """``a op b`` on int64 tensors (``b`` a Python int becomes a constant)."""
+    g = _g(ctx)
+    if not isinstance(b, str):
+        b = g.const(ctx.layer, f"{what}_k", np.array(b, np.int64))
+    out = g.tmp(ctx.layer, what)
+    g.node(op, [a, b], [out])
+    return out
+
+
+def _int_vec(ctx: Context, values, what: str) -> str:
+    return _g(ctx).const(ctx.layer, what, np.array(values, np.int64))
 
 
 @BACKEND.register("Input")
@@ -62,8 +92,13 @@ def inner_product(ctx: Context) -> None:
         return
     out = g.tmp(layer, "gemm")
     g.node("Gemm", inputs, [out], transB=0 if p.transpose else 1)
-    g.node("Reshape", [out, g.const(layer, "shape", np.array(top, np.int64))],
-           [g.write(layer.tops[0])], name=layer.name)
+    if ctx.options.get("sizes") is None:
+        shape = g.const(layer, "shape", np.array(top, np.int64))
+    else:  # the leading axes, as they come
+        shape = g.tmp(layer, "shape_now")
+        g.node("Concat", [_dims(ctx, g.value(layer.bottoms[0]), 0, axis, "lead"),
+                          _int_vec(ctx, [p.num_output], "units")], [shape], axis=0)
+    g.node("Reshape", [out, shape], [g.write(layer.tops[0])], name=layer.name)
 
 
 def _batchnorm(ctx: Context, scale, bias, mean, var, eps) -> None:
@@ -133,12 +168,28 @@ def _operand(ctx: Context, arr_shape, axis: int) -> tuple[int, ...]:
     return (1,) * start + tuple(arr_shape) + (1,) * (ndim - start - len(arr_shape))
 
 
+def _operand_view(ctx: Context, axis: int) -> tuple[int, ...]:
+    """The Reshape target of a second-bottom operand: its broadcast shape, with 0
+    (copy) where its size follows the input (the operand's own axes from 0 on)."""
+    operand = ctx.bottom_shapes[1]
+    shape = list(_operand(ctx, operand, axis))
+    sizes = ctx.options.get("sizes")
+    changing = sizes.varies.get(ctx.layer.bottoms[1], set()) if sizes else set()
+    if changing:
+        start = 0 if len(operand) == 0 else axis % len(ctx.bottom_shapes[0])
+        if start:
+            raise _fixed(ctx, "its operand's sizes follow the input")
+        for a in changing:
+            shape[a] = 0
+    return tuple(shape)
+
+
 @BACKEND.register("Scale")
 def scale(ctx: Context) -> None:
     g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
     x = g.value(layer.bottoms[0])
     if len(layer.bottoms) > 1:
-        shape = _operand(ctx, ctx.bottom_shapes[1], p.axis)
+        shape = _operand_view(ctx, p.axis)
         s = g.tmp(layer, "operand")
         g.node("Reshape", [g.value(layer.bottoms[1]), g.const(layer, "operand_shape",
                                                                np.array(shape, np.int64))], [s])
@@ -162,7 +213,7 @@ def bias(ctx: Context) -> None:
     g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
     x = g.value(layer.bottoms[0])
     if len(layer.bottoms) > 1:
-        shape = _operand(ctx, ctx.bottom_shapes[1], p.axis)
+        shape = _operand_view(ctx, p.axis)
         b = g.tmp(layer, "operand")
         g.node("Reshape", [g.value(layer.bottoms[1]),
                            g.const(layer, "operand_shape", np.array(shape, np.int64))], [b])
@@ -331,6 +382,8 @@ def pooling(ctx: Context) -> None:
     stride, pad = list(p.stride), list(p.pad)
     op = "MaxPool" if p.method == "MAX" else "AveragePool"
     x = g.value(layer.bottoms[0])
+    if _varies(ctx, layer.bottoms[0]):
+        return _pooling_any_size(ctx, x, op)
     # onnxruntime's ceil mode drops a window starting in the right padding, padded or
     # not: Caffe's rule with its clip always on.
     native = all(pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True,
@@ -375,6 +428,73 @@ def pooling(ctx: Context) -> None:
            [g.write(layer.tops[0])], name=layer.name)
 
 
+def _pooling_any_size(ctx: Context, x: str, op: str) -> None:
+    """Pooling of a bottom whose size changes with the input: Caffe's output size at
+    every size. Global pooling is Global*Pool; a layout whose ONNX ceil mode is
+    Caffe's at every size (padded, or kernel >= stride, and pad < kernel) is the
+    native op; any other is padded in the graph to exactly the windows Caffe visits,
+    sizes computed from the input's shape by Caffe's integer rule."""
+    g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    top = g.write(layer.tops[0])
+    if len(layer.tops) > 1:
+        raise _fixed(ctx, "the MAX pooling mask is expressed at one size")
+    if p.kernel is None:
+        g.node("Global" + op, [x], [top], name=layer.name)
+        return
+    kernel, stride, pad = list(p.kernel), list(p.stride), list(p.pad)
+    padded = bool(pad[0] or pad[1])
+    attrs = {"kernel_shape": kernel, "strides": stride}
+    if p.method == "AVE":
+        attrs["count_include_pad"] = 1
+    if all((padded or kernel[i] >= stride[i] or not p.ceil) and pad[i] < kernel[i]
+           for i in range(2)):
+        g.node(op, [x], [top], name=layer.name, ceil_mode=int(p.ceil),
+               pads=[pad[0], pad[1], pad[0], pad[1]], **attrs)
+        return
+    # In-graph: out = ceil((H + 2p - k) / s) + 1, clipped to ceil((H + p) / s) when
+    # padded (the last window starts inside the padded input); floor mode without
+    # the clip. The trailing pad (out - 1) * s + k - (H + p) may be negative (crop).
+    hw = _dims(ctx, x, 2, 4, "hw")
+    k, st, pd = (_int_vec(ctx, v, n) for v, n in ((kernel, "k"), (stride, "s"), (pad, "p")))
+    span = _int_op(ctx, "Sub", _int_op(ctx, "Add", hw, _int_vec(ctx, [2 * q for q in pad], "2p"),
+                                       "hw2p"), k, "span")
+    if p.ceil:
+        span = _int_op(ctx, "Add", span, _int_op(ctx, "Sub", st, 1, "s1"), "span_up")
+    out = _int_op(ctx, "Add", _int_op(ctx, "Div", span, st, "steps"), 1, "out")
+    if p.ceil and padded:
+        last = _int_op(ctx, "Div", _int_op(ctx, "Add", _int_op(ctx, "Add", hw, pd, "hwp"),
+                                           _int_op(ctx, "Sub", st, 1, "s1b"), "hwp_up"),
+                       st, "last")
+        out = _int_op(ctx, "Min", out, last, "out_clipped")
+    extra = _int_op(ctx, "Sub", _int_op(ctx, "Add", _int_op(ctx, "Mul", _int_op(
+        ctx, "Sub", out, 1, "out1"), st, "reach"), k, "end"), _int_op(ctx, "Add", hw, pd, "hwp2"),
+        "extra")
+    pads = g.tmp(layer, "pads")
+    g.node("Concat", [_int_vec(ctx, [0, 0, pad[0], pad[1], 0, 0], "lead"), extra], [pads], axis=0)
+    value = -3.4028234663852886e38 if p.method == "MAX" else 0.0
+    padded_x = g.tmp(layer, "padded")
+    g.node("Pad", [x, pads, g.const(layer, "pad_value", np.array(value, np.float32))], [padded_x])
+    if p.method == "MAX":
+        g.node(op, [padded_x], [top], name=layer.name, **attrs)
+        return
+    # Caffe's divisor: the window's cells inside [-pad, H + pad), i.e. the average of
+    # a map of ones over the padded input, zeros over the overhang.
+    ones_shape = g.tmp(layer, "ones_shape")
+    g.node("Concat", [_int_vec(ctx, [1, 1], "one_one"),
+                      _int_op(ctx, "Add", hw, _int_vec(ctx, [2 * q for q in pad], "2p_b"), "hw2p_b")],
+           [ones_shape], axis=0)
+    ones, ones_padded, share, mean = (g.tmp(layer, t) for t in ("ones", "ones_padded", "share", "mean"))
+    from onnx import numpy_helper
+
+    g.node("ConstantOfShape", [ones_shape], [ones], value=numpy_helper.from_array(np.ones(1, np.float32)))
+    tail = g.tmp(layer, "tail_pads")
+    g.node("Concat", [_int_vec(ctx, [0, 0, 0, 0, 0, 0], "zeros6"), extra], [tail], axis=0)
+    g.node("Pad", [ones, tail, g.const(layer, "zero", np.array(0, np.float32))], [ones_padded])
+    g.node("AveragePool", [ones_padded], [share], kernel_shape=kernel, strides=stride)
+    g.node("AveragePool", [padded_x], [mean], kernel_shape=kernel, strides=stride)
+    g.node("Div", [mean, share], [top], name=layer.name)
+
+
 @BACKEND.register("Interp")
 def interp(ctx: Context) -> None:
     g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
@@ -384,13 +504,27 @@ def interp(ctx: Context) -> None:
                          BACKEND.name)
     if p.pad_beg or p.pad_end:
         h, w = ctx.bottom_shapes[0][2:]
+        # pad_end < 0 counts from the end (any size); 0 keeps the whole axis.
+        ends = ([p.pad_end] * 2 if p.pad_end else [np.iinfo(np.int64).max] * 2) \
+            if _varies(ctx, layer.bottoms[0]) else [h + p.pad_end, w + p.pad_end]
         cropped = g.tmp(layer, "cropped")
         g.node("Slice", [x, g.const(layer, "starts", np.array([-p.pad_beg] * 2, np.int64)),
-                         g.const(layer, "ends", np.array([h + p.pad_end, w + p.pad_end], np.int64)),
+                         g.const(layer, "ends", np.array(ends, np.int64)),
                          g.const(layer, "axes", np.array([2, 3], np.int64))], [cropped])
         x = cropped
     ho, wo = ctx.top_shapes[0][2:]
-    g.node("Resize", [x, "", "", g.const(layer, "sizes", np.array([ho, wo], np.int64))],
+    if p.rule != "size" and _varies(ctx, layer.bottoms[0]):
+        # Caffe's rule on the (cropped) input's size, in the graph.
+        sizes = _dims(ctx, x, 2, 4, "hw")
+        if p.rule in ("shrink", "shrink_zoom"):
+            sizes = _int_op(ctx, "Add", _int_op(ctx, "Div", _int_op(ctx, "Sub", sizes, 1, "hw1"),
+                                                p.shrink_factor, "shrunk"), 1, "shrink")
+        if p.rule in ("zoom", "shrink_zoom"):
+            sizes = _int_op(ctx, "Add", sizes, _int_op(ctx, "Mul", _int_op(
+                ctx, "Sub", sizes, 1, "hw1z"), p.zoom_factor - 1, "grown"), "zoom")
+    else:
+        sizes = g.const(layer, "sizes", np.array([ho, wo], np.int64))
+    g.node("Resize", [x, "", "", sizes],
            [g.write(layer.tops[0])], name=layer.name, mode="linear", axes=[2, 3],
            coordinate_transformation_mode="align_corners")
 
@@ -430,8 +564,11 @@ def shuffle_channel(ctx: Context) -> None:
     g.node("Reshape", [g.value(layer.bottoms[0]), g.const(layer, "split_shape", np.array(
         [0, grp, shape[1] // grp, -1], np.int64))], [split])
     g.node("Transpose", [split], [moved], perm=[0, 2, 1, 3])
-    g.node("Reshape", [moved, g.const(layer, "shape", np.array([0] + list(shape[1:]), np.int64))],
-           [g.write(layer.tops[0])], name=layer.name)
+    if _varies(ctx, layer.bottoms[0]):
+        final = _dims(ctx, g.value(layer.bottoms[0]), 0, len(shape), "shape_now")
+    else:
+        final = g.const(layer, "shape", np.array([0] + list(shape[1:]), np.int64))
+    g.node("Reshape", [moved, final], [g.write(layer.tops[0])], name=layer.name)
 
 
 @BACKEND.register("Permute")
@@ -459,11 +596,17 @@ def upsample(ctx: Context) -> None:
     g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
     n, c, ho, wo = ctx.top_shapes[0]
     if p.dialect == "nearest":  # an integer factor: nearest is exact
-        g.node("Resize", [g.value(layer.bottoms[0]), "", "",
-                          g.const(layer, "sizes", np.array([ho, wo], np.int64))],
+        if _varies(ctx, layer.bottoms[0]):
+            sizes = _int_op(ctx, "Mul", _dims(ctx, g.value(layer.bottoms[0]), 2, 4, "hw"),
+                            _int_vec(ctx, [p.scale_h, p.scale_w], "scale"), "hw_up")
+        else:
+            sizes = g.const(layer, "sizes", np.array([ho, wo], np.int64))
+        g.node("Resize", [g.value(layer.bottoms[0]), "", "", sizes],
                [g.write(layer.tops[0])], name=layer.name, mode="nearest", axes=[2, 3],
                coordinate_transformation_mode="asymmetric", nearest_mode="floor")
         return
+    if _varies(ctx, layer.bottoms[0]) or _varies(ctx, layer.tops[0]):
+        raise _fixed(ctx, "unpooling through a mask is expressed at one size")
     x, mask = (g.value(b) for b in layer.bottoms)
     flat_x, flat_i, idx, dims, shape, zeros, scattered = (
         g.tmp(layer, t) for t in ("flat_x", "flat_mask", "index", "dims", "shape", "zeros", "top"))
@@ -490,6 +633,8 @@ def prior_box(ctx: Context) -> None:
     """The boxes depend on the shapes alone: an initializer."""
     g, layer = _g(ctx), ctx.layer
     feat, img = ctx.bottom_shapes
+    if any(_varies(ctx, b) for b in layer.bottoms):
+        raise _fixed(ctx, "its boxes are computed for one size")
     boxes = layer.impl.boxes(tuple(feat[2:]), tuple(img[2:]))
     g.node("Identity", [g.const(layer, "boxes", boxes)], [g.write(layer.tops[0])], name=layer.name)
 
@@ -550,6 +695,8 @@ def concat(ctx: Context) -> None:
 def slice_(ctx: Context) -> None:
     g, layer = _g(ctx), ctx.layer
     axis = layer.hparams.axis % len(ctx.bottom_shapes[0])
+    if _varies(ctx, layer.bottoms[0], (axis,)):
+        raise _fixed(ctx, f"it slices axis {axis}, whose size follows the input")
     sizes = np.array([t[axis] for t in ctx.top_shapes], np.int64)
     g.node("Split", [g.value(layer.bottoms[0]), g.const(layer, "split", sizes)],
            [g.write(t) for t in layer.tops], name=layer.name, axis=axis)
@@ -571,9 +718,14 @@ def crop(ctx: Context) -> None:
     axes = list(range(start, len(shape)))
     offs = [p.offset[0] if len(p.offset) == 1 else (p.offset[i - start] if p.offset else 0)
             for i in axes]
+    if not _varies(ctx, layer.bottoms[1], axes):
+        ends = g.const(layer, "ends", np.array([o + ref[i] for o, i in zip(offs, axes)], np.int64))
+    else:  # the reference's size, at run time
+        ends = _int_op(ctx, "Add", _dims(ctx, g.value(layer.bottoms[1]), start, len(shape), "ref"),
+                       _int_vec(ctx, offs, "offsets"), "ends_now")
     g.node("Slice", [g.value(layer.bottoms[0]),
                      g.const(layer, "starts", np.array(offs, np.int64)),
-                     g.const(layer, "ends", np.array([o + ref[i] for o, i in zip(offs, axes)], np.int64)),
+                     ends,
                      g.const(layer, "axes", np.array(axes, np.int64))],
            [g.write(layer.tops[0])], name=layer.name)
 
@@ -586,6 +738,18 @@ def reshape(ctx: Context) -> None:
     bottom, top = ctx.bottom_shapes[0], list(ctx.top_shapes[0])
     if top and top[0] == bottom[0]:
         top[0] = 0
+    sizes = ctx.options.get("sizes")
+    changing = sorted(a for a in (sizes.varies.get(layer.tops[0], set()) if sizes else ()) if a)
+    if changing:  # sizes that follow the input: copied (0) where kept, else one -1
+        left = [a for a in changing if not (a < len(bottom) and bottom[a] == top[a]
+                                            and a in sizes.varies.get(layer.bottoms[0], ()))]
+        for a in changing:
+            if a not in left:
+                top[a] = 0
+        if len(left) > 1:
+            raise _fixed(ctx, f"{len(left)} of its top's sizes follow the input")
+        for a in left:
+            top[a] = -1
     g.node("Reshape", [g.value(layer.bottoms[0]), g.const(layer, "shape", np.array(top, np.int64))],
            [g.write(layer.tops[0])], name=layer.name)
 

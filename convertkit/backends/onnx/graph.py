@@ -79,24 +79,50 @@ class GraphBuilder:
 
 
 def build_model(net: Net, plan: ShapePlan | None = None, *, outputs: str = "outputs",
-                batch: str | int = "N") -> tuple[onnx.ModelProto, GraphBuilder]:
+                batch: str | int = "N", sizes=None) -> tuple[onnx.ModelProto, GraphBuilder]:
     """The ONNX model of ``net`` (params included), and the builder, whose ``current``
     maps each Caffe blob to the value holding it at the end and ``layer_outputs`` each
     layer to its own first output. ``outputs``: "outputs" (the net's) or "layers"
-    (every layer's own first output too)."""
-    plan = plan or net.plan()
-    g = GraphBuilder(net)
-    for layer in net.layers:
-        g._layer = layer
-        BACKEND.convert(Context(net, plan, layer, {"graph": g}))
-    g._layer = None
+    (every layer's own first output too).
 
-    def info(value: str, shape) -> Any:
-        dims = [batch] + [int(d) for d in shape[1:]] if len(shape) else []
+    ``sizes`` (a :class:`convertkit.sizes.FreeSizes`): the input axes it leaves free
+    get ``dim_param`` names ("batch", "height", "width") and every size that follows
+    them is computed in the graph from the input's shape; a layer expressed only at one
+    size pins height and width (``g.sizes`` is what the model takes). Without it the
+    model is for the plan's sizes, with a symbolic batch ``batch``."""
+    from ..base import FixedSize
+
+    plan = plan or (sizes.plan if sizes is not None else net.plan())
+    while True:
+        g = GraphBuilder(net)
+        try:
+            for layer in net.layers:
+                g._layer = layer
+                BACKEND.convert(Context(net, plan, layer, {"graph": g, "sizes": sizes}))
+        except FixedSize as exc:
+            if sizes is None or not sizes.spatial:
+                raise ConvertError(f"internal: {exc.why} at the planned size",
+                                   layer=exc.layer.name) from None
+            sizes = sizes.pin(layer=exc.layer.name, type=exc.layer.type,
+                              why=f"onnx expresses it at one size: {exc.why}")
+            continue
+        break
+    g._layer = None
+    g.sizes = sizes
+
+    def info(value: str, shape, blob: str | None = None) -> Any:
+        if sizes is not None and blob is not None:
+            dims = [sizes.dim(blob, a, shape) for a in range(len(shape))]
+        else:
+            dims = [batch] + [int(d) for d in shape[1:]] if len(shape) else []
         return helper.make_tensor_value_info(value, TensorProto.FLOAT, dims)
 
-    inputs = [info(n, s) for n, s in plan.inputs.items()]
-    outs = [info(g.current[o], plan.blobs[o]) for o in net.outputs]
+    if sizes is not None:
+        inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, sizes.input_dims(n))
+                  for n in plan.inputs]
+    else:
+        inputs = [info(n, s) for n, s in plan.inputs.items()]
+    outs = [info(g.current[o], plan.blobs[o], o) for o in net.outputs]
     if outputs == "layers":
         seen = {o.name for o in outs} | set(net.inputs)
         for value in list(g.layer_outputs.values()) + list(g.current.values()):
@@ -111,12 +137,18 @@ def build_model(net: Net, plan: ShapePlan | None = None, *, outputs: str = "outp
     return model, g
 
 
-def checked_model(net: Net, plan: ShapePlan | None = None) -> onnx.ModelProto:
-    """The model after onnx's full checker and shape inference (which it must pass)."""
-    model, _ = build_model(net, plan)
+def checked_model(net: Net, plan: ShapePlan | None = None, sizes=None) -> onnx.ModelProto:
+    """The model after onnx's full checker and shape inference (which it must pass);
+    ``sizes``: the free sizes (:func:`build_model`)."""
+    return checked_export(net, plan, sizes)[0]
+
+
+def checked_export(net: Net, plan: ShapePlan | None = None, sizes=None):
+    """(the checked model, the sizes it leaves free after its layers had their say)."""
+    model, g = build_model(net, plan, sizes=sizes)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:  # a convertkit bug, never the user's
         raise ConvertError(f"the ONNX model fails onnx.checker: {str(exc).splitlines()[0]}",
                            path=net.prototxt_path) from None
-    return model
+    return model, g.sizes

@@ -54,7 +54,7 @@ _import_tensorflow_quietly()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..base import Backend, Context  # noqa: E402
+from ..base import Backend, Context, FixedSize, varies  # noqa: E402
 from . import layers as L  # noqa: E402
 
 BACKEND = Backend("tf")
@@ -317,6 +317,8 @@ def pooling(ctx: Context) -> Op:
     CaffePool2D); a second top is the MAX pool's mask."""
     p = ctx.layer.hparams
     mask = len(ctx.layer.tops) > 1  # MAX with the mask of max positions (SegNet)
+    if mask and varies(ctx, ctx.layer.bottoms[0]):
+        raise FixedSize(ctx.layer, "the MAX pooling mask is built for one size")
     layer = L.CaffePool2D(p.method, p.kernel, strides=p.stride, pad=p.pad, ceil=p.ceil,
                           with_mask=mask, name=_name(ctx))
     if mask:
@@ -367,6 +369,8 @@ def concat(ctx: Context) -> Op:
 def slice_(ctx: Context) -> Op:
     rank = _rank(ctx)
     axis, sizes = ctx.layer.impl._sizes(tuple(ctx.bottom_shapes[0]))
+    if varies(ctx, ctx.layer.bottoms[0], (axis,)):
+        raise FixedSize(ctx.layer, f"it slices axis {axis}, whose size follows the input")
     layer = L.CaffeSlice(L.internal_axis(axis, rank), sizes, name=_name(ctx))
 
     def run(xs):
@@ -410,8 +414,14 @@ def _batch_free(ctx: Context) -> bool:
 @BACKEND.register("Flatten", "Reshape")
 def reshape(ctx: Context) -> Op:
     """Row-major in Caffe's axis order, as Caffe's memory is."""
-    top = tuple(int(d) for d in ctx.top_shapes[0])
-    return _single(L.CaffeReshape(top, batch_free=_batch_free(ctx), name=_name(ctx)))
+    top = [int(d) for d in ctx.top_shapes[0]]
+    sizes = ctx.options.get("sizes")
+    changing = sorted(a for a in (sizes.varies.get(ctx.layer.tops[0], set()) if sizes else ()) if a)
+    if len(changing) > 1:
+        raise FixedSize(ctx.layer, f"{len(changing)} of its top's sizes follow the input")
+    for a in changing:  # the one size that follows the input: inferred
+        top[a] = -1
+    return _single(L.CaffeReshape(tuple(top), batch_free=_batch_free(ctx), name=_name(ctx)))
 
 
 @BACKEND.register("ArgMax")
@@ -460,6 +470,8 @@ def upsample(ctx: Context) -> Op:
     if p.dialect == "nearest":
         return _single(L.CaffeUpsample(p.scale_h, p.scale_w, name=_name(ctx)))
     _, _, ho, wo = ctx.top_shapes[0]
+    if varies(ctx, ctx.layer.bottoms[0]) or varies(ctx, ctx.layer.tops[0]):
+        raise FixedSize(ctx.layer, "unpooling through a mask is built for one size")
     return _multi(L.CaffeUnpool(ho, wo, name=_name(ctx)))
 
 
@@ -467,6 +479,8 @@ def upsample(ctx: Context) -> Op:
 def prior_box(ctx: Context) -> Op:
     """The boxes depend on the shapes alone: a constant of the plan."""
     feat, img = ctx.bottom_shapes
+    if any(varies(ctx, b) for b in ctx.layer.bottoms):
+        raise FixedSize(ctx.layer, "its boxes are computed for one size")
     boxes = ctx.layer.impl.boxes(tuple(feat[2:]), tuple(img[2:]))
     return _multi(L.CaffeConstant(L.to_internal_array(boxes), name=_name(ctx)))
 

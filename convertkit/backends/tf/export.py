@@ -35,8 +35,14 @@ from ...graph import Net
 from .model import KerasNet, build, layer_name
 
 
-def _built(net: Net, checkpoint: str | None, table: str, fmt: str | None) -> KerasNet:
-    return build(net, net.plan(), checkpoint=checkpoint, table=table, fmt=fmt)
+def _built(net: Net, checkpoint: str | None, table: str, fmt: str | None,
+           sizes=None) -> KerasNet:
+    """The Keras model with every input size the net allows left free (``sizes``,
+    default :func:`convertkit.sizes.free_sizes`)."""
+    from ...sizes import free_sizes
+
+    sizes = sizes if sizes is not None else free_sizes(net)
+    return build(net, sizes.plan, checkpoint=checkpoint, table=table, fmt=fmt, sizes=sizes)
 
 
 class _Serving(tf.Module):
@@ -46,7 +52,8 @@ class _Serving(tf.Module):
         super().__init__(name="convertkit")
         self.model = knet.model
         names = list(knet.input_names)
-        specs = [tf.TensorSpec((None,) + tuple(knet.plan.inputs[n][1:]), tf.float32,
+        specs = [tf.TensorSpec(tuple(knet.model.input[n].shape if isinstance(knet.model.input, dict)
+                                     else knet.inputs[n].shape), tf.float32,
                                name=layer_name(n)) for n in names]
         model = self.model
 
@@ -57,14 +64,20 @@ class _Serving(tf.Module):
         self.serve = tf.function(serve, input_signature=specs)
 
 
-def write_saved_model(net: Net, directory: str | Path, *, checkpoint: str | None = None,
-                      table: str = "tf", fmt: str | None = None) -> list[Path]:
+def keras_model(net: Net, sizes=None) -> KerasNet:
+    """The Keras model of ``net`` with its params and every input size the net allows
+    free (``model.sizes``: what it takes)."""
+    return _built(net, None, "tf", None, sizes)
+
+
+def write_saved_model(net: Net | KerasNet, directory: str | Path, *, checkpoint: str | None = None,
+                      table: str = "tf", fmt: str | None = None, sizes=None) -> list[Path]:
     """Write the SavedModel into ``directory`` (which must be empty or absent); returns
     the files written."""
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
         raise UsageError("the SavedModel directory is not empty", path=str(directory))
-    knet = _built(net, checkpoint, table, fmt)
+    knet = net if isinstance(net, KerasNet) else _built(net, checkpoint, table, fmt, sizes)
     module = _Serving(knet)
     concrete = module.serve.get_concrete_function()
     tf.saved_model.save(module, str(directory), signatures={"serving_default": concrete})
@@ -83,10 +96,10 @@ def _saved_bytes(suffix: str, save) -> bytes:
         return path.read_bytes()
 
 
-def keras_bytes(net: Net, *, checkpoint: str | None = None, table: str = "tf",
-                fmt: str | None = None) -> bytes:
-    """The ``.keras`` file of the net's Keras model, with its params."""
-    knet = _built(net, checkpoint, table, fmt)
+def keras_bytes(net: Net | KerasNet, *, checkpoint: str | None = None, table: str = "tf",
+                fmt: str | None = None, sizes=None) -> bytes:
+    """The ``.keras`` file of the net's Keras model (or of a built one), with its params."""
+    knet = net if isinstance(net, KerasNet) else _built(net, checkpoint, table, fmt, sizes)
     return _saved_bytes(".keras", knet.model.save)
 
 

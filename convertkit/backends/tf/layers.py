@@ -185,6 +185,8 @@ class CaffeDeconv2D(keras.layers.Layer):
             k = tf.transpose(self.kernel, (2, 3, 1, 0))  # kh, kw, filters/g, in
             kernels, xs = tf.split(k, g, axis=3), tf.split(x, g, axis=3)
         h, w = x.shape[1], x.shape[2]
+        if h is None or w is None:  # a free size: from the input's, at run time
+            h, w = tf.shape(x)[1], tf.shape(x)[2]
         full_h, full_w = self._full(h, 0), self._full(w, 1)
         og = self.filters // g
         out_shape = tf.stack([tf.shape(x)[0], full_h, full_w, og])
@@ -290,7 +292,11 @@ class CaffeBatchStatsNorm(keras.layers.BatchNormalization):
 def _operand_view(t: tf.Tensor, start: int, shape: Sequence[int], rank: int) -> tf.Tensor:
     """A Caffe-ordered operand (shape ``shape`` at axis ``start`` of a ``rank``-axis
     blob) reshaped and permuted to broadcast against that blob inside the model."""
-    view = (1,) * start + tuple(shape) + (1,) * (rank - start - len(shape))
+    if shape is None:  # a second bottom: its own sizes at run time (any batch, any size)
+        view = tf.concat([tf.ones([start], tf.int32), tf.shape(t),
+                          tf.ones([rank - start - t.shape.rank], tf.int32)], 0)
+    else:
+        view = (1,) * start + tuple(shape) + (1,) * (rank - start - len(shape))
     t = tf.reshape(t, view)
     return tf.transpose(t, _TO_NHWC) if rank == 4 else t
 
@@ -317,7 +323,8 @@ class CaffeScale(keras.layers.Layer):
             x, s = (inputs[0] if isinstance(inputs, (list, tuple)) else inputs), self.gamma
         else:
             x, s = inputs[0], to_caffe(inputs[1])
-        y = x * _operand_view(s, self.start, self.operand_shape, self.rank)
+        y = x * _operand_view(s, self.start, self.operand_shape if self.learned else None,
+                              self.rank)
         if self.bias_term:
             y = y + _operand_view(self.beta, self.start, self.operand_shape, self.rank)
         return y
@@ -348,7 +355,8 @@ class CaffeBias(keras.layers.Layer):
             x, b = (inputs[0] if isinstance(inputs, (list, tuple)) else inputs), self.bias
         else:
             x, b = inputs[0], to_caffe(inputs[1])
-        return x + _operand_view(b, self.start, self.operand_shape, self.rank)
+        return x + _operand_view(b, self.start, self.operand_shape if self.learned else None,
+                                 self.rank)
 
     def get_config(self):
         config = super().get_config()
@@ -532,6 +540,8 @@ class CaffePool2D(keras.layers.Layer):
         return scale.astype(np.float32).reshape(1, out[0], out[1], 1)
 
     def call(self, x):
+        if x.shape[1] is None or x.shape[2] is None:
+            return self._call_any_size(x)
         h, w = int(x.shape[1]), int(x.shape[2])
         kernel, out, (ah, aw) = self.geometry(h, w)
         ph, pw = self.pad
@@ -552,6 +562,50 @@ class CaffePool2D(keras.layers.Layer):
         y = tf.nn.avg_pool2d(x, kernel, self.strides, "VALID")
         scale = self.divisor_scale(h, w)
         return y if scale is None else y * tf.constant(scale)
+
+    def _call_any_size(self, x):
+        """The same windows for a size known only at run time: Caffe's output size by
+        its integer rule (ceil with the clip to windows starting inside the padded
+        input), the overhang padded or cropped, AVE divided by Caffe's divisor (the
+        average of a map of ones over [-pad, H + pad), zeros past it)."""
+        if self.with_mask:
+            raise ValueError("the MAX pooling mask is built for one input size")
+        if self.kernel is None:  # global pooling
+            if self.method == "MAX":
+                return tf.reduce_max(x, axis=[1, 2], keepdims=True)
+            if self.method == "AVE":
+                return tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+            total = tf.reduce_sum(x, axis=[1, 2], keepdims=True) + FLT_MIN
+            return tf.reduce_sum(x * x, axis=[1, 2], keepdims=True) / total
+        kernel, (sh, sw), (ph, pw) = self.kernel, self.strides, self.pad
+        padded = bool(ph or pw)
+        shape = tf.shape(x)
+        extra = []
+        for size, k, s, p in ((shape[1], kernel[0], sh, ph), (shape[2], kernel[1], sw, pw)):
+            if self.ceil:
+                out = (size + 2 * p - k + s - 1) // s + 1
+                if padded:
+                    out = tf.minimum(out, (size + p + s - 1) // s)
+            else:
+                out = (size + 2 * p - k) // s + 1
+            extra.append((out - 1) * s + k - (size + p))
+        ah, aw = extra
+        x = x[:, :shape[1] + tf.minimum(ah, 0), :shape[2] + tf.minimum(aw, 0), :]
+        pads = [[0, 0], [ph, tf.maximum(ah, 0)], [pw, tf.maximum(aw, 0)], [0, 0]]
+        fill = -FLT_MAX if self.method == "MAX" else 0.0
+        xp = tf.pad(x, pads, constant_values=fill)
+        if self.method == "MAX":
+            return tf.nn.max_pool2d(xp, kernel, self.strides, "VALID")
+        area = float(kernel[0] * kernel[1])
+        if self.method == "STOCHASTIC":
+            sq = tf.nn.avg_pool2d(xp * xp, kernel, self.strides, "VALID") * area
+            total = tf.nn.avg_pool2d(xp, kernel, self.strides, "VALID") * area + FLT_MIN
+            return sq / total
+        ones = tf.ones(tf.stack([1, shape[1] + 2 * ph + tf.minimum(ah, 0),
+                                 shape[2] + 2 * pw + tf.minimum(aw, 0), 1]))
+        ones = tf.pad(ones, [[0, 0], [0, tf.maximum(ah, 0)], [0, tf.maximum(aw, 0)], [0, 0]])
+        share = tf.nn.avg_pool2d(ones, kernel, self.strides, "VALID")
+        return tf.nn.avg_pool2d(xp, kernel, self.strides, "VALID") / share
 
     def _mask(self, xp, kernel, out, h, w):
         """Caffe's mask top of a MAX pool over the padded ``xp``: one pass per tap,
@@ -609,6 +663,19 @@ class CaffeInterp(keras.layers.Layer):
                 interp_size(self.rule, w_eff, self.width, self.zoom_factor, self.shrink_factor))
 
     def call(self, x):
+        if x.shape[1] is None or x.shape[2] is None:  # a free size: Caffe's rule in graph
+            beg, end = self.pad_beg, self.pad_end
+            if beg or end:
+                x = x[:, -beg:(end or None), -beg:(end or None), :]
+            size = tf.shape(x)[1:3]
+            if self.rule == "size":
+                size = tf.constant([self.height, self.width], tf.int32)
+            if self.rule in ("shrink", "shrink_zoom"):
+                size = (size - 1) // self.shrink_factor + 1
+            if self.rule in ("zoom", "shrink_zoom"):
+                size = size + (size - 1) * (self.zoom_factor - 1)
+            return tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True,
+                                             half_pixel_centers=False)
         h, w = int(x.shape[1]), int(x.shape[2])
         beg, end = self.pad_beg, self.pad_end
         if beg or end:
@@ -657,9 +724,11 @@ class CaffeCrop(keras.layers.Layer):
         self.begin, self.size = [int(b) for b in begin], [int(s) for s in size]
 
     def call(self, inputs):
-        x = inputs[0]
-        index = tuple(slice(None) if s < 0 else slice(b, b + s)
-                      for b, s in zip(self.begin, self.size))
+        x, ref = inputs[0], inputs[1]
+        now = tf.shape(ref)  # the reference's own size (a free size: at run time)
+        index = tuple(slice(None) if s < 0 else
+                      slice(b, b + (ref.shape[i] if ref.shape[i] is not None else now[i]))
+                      for i, (b, s) in enumerate(zip(self.begin, self.size)))
         return x[index]
 
     def get_config(self):
@@ -683,7 +752,7 @@ class CaffeReshape(keras.layers.Layer):
         target = ([tf.shape(xc)[0]] + self.shape[1:]) if self.batch_free else self.shape
         y = tf.reshape(xc, tf.stack(target) if self.batch_free else target)
         if self.batch_free:
-            y.set_shape([None] + self.shape[1:])
+            y.set_shape([None] + [None if d < 0 else d for d in self.shape[1:]])
         return to_internal(y)
 
     def get_config(self):
@@ -719,7 +788,8 @@ class CaffeArgMax(keras.layers.Layer):
             return tf.transpose(values if self.out_max_val else idx, inverse)
         xc = to_caffe(x)
         n = tf.shape(xc)[0]
-        per_image = int(np.prod([int(d) for d in xc.shape[1:]]))
+        per_image = (-1 if any(d is None for d in xc.shape[1:])
+                     else int(np.prod([int(d) for d in xc.shape[1:]])))
         values, idx = self._top(tf.reshape(xc, tf.stack([n, per_image])))
         out = tf.stack([idx, values], axis=1) if self.out_max_val else idx[:, None, :]
         top = [2 if self.out_max_val else 1, self.top_k] + [1] * (max(self.rank, 3) - 3)

@@ -51,16 +51,32 @@ class KerasNet:
     ``variables``: (Caffe layer, role) -> (Keras variable, layout).
     """
 
-    def __init__(self, net: Net, plan: ShapePlan | None = None):
+    def __init__(self, net: Net, plan: ShapePlan | None = None, sizes=None):
+        """``sizes`` (:class:`convertkit.sizes.FreeSizes`): the input axes it leaves
+        free are None in the model's inputs, and the layers compute the sizes that
+        follow them from ``tf.shape`` (a layer built for one size pins height and
+        width: ``self.sizes`` is what the model takes)."""
+        from ..base import FixedSize
+
         self.net = net
-        self.plan = plan or net.plan()
+        self.plan = plan or (sizes.plan if sizes is not None else net.plan())
+        self.sizes = sizes
         self.input_names = list(net.inputs)
         self.output_names = list(net.outputs)
-        self.variables: dict[tuple[str, str], tuple[keras.Variable, str]] = {}
-        self.layer_outputs: dict[str, list] = {}
-        self.keras_layers: dict[str, keras.layers.Layer] = {}
-        self._fns: dict[str, Callable] = {}
-        self._build()
+        while True:
+            self.variables: dict[tuple[str, str], tuple[keras.Variable, str]] = {}
+            self.layer_outputs: dict[str, list] = {}
+            self.keras_layers: dict[str, keras.layers.Layer] = {}
+            self._fns: dict[str, Callable] = {}
+            try:
+                self._build()
+            except FixedSize as exc:
+                if self.sizes is None or not self.sizes.spatial:
+                    raise
+                self.sizes = self.sizes.pin(layer=exc.layer.name, type=exc.layer.type,
+                                            why=f"tf expresses it at one size: {exc.why}")
+                continue
+            break
 
     # -- building ----------------------------------------------------------------------
     def _build(self) -> None:
@@ -85,13 +101,15 @@ class KerasNet:
         values = {}
         for name in self.input_names:
             shape = plan.inputs[name]
-            inp = keras.Input(shape=tuple(shape[1:]), batch_size=None, name=free(layer_name(name)),
+            dims = tuple(None if self.sizes is not None and self.sizes.is_free(name, a) else d
+                         for a, d in enumerate(shape))
+            inp = keras.Input(shape=dims[1:], batch_size=None, name=free(layer_name(name)),
                               dtype="float32")
             self.inputs[name] = inp
             to_nhwc = keras.layers.Permute((2, 3, 1), name=free(layer_name(name) + "_nhwc"))
             values[name] = to_nhwc(inp) if len(shape) == 4 else inp
         for layer in net.layers:
-            ctx = Context(net, plan, layer, {"name": names[layer.name]})
+            ctx = Context(net, plan, layer, {"name": names[layer.name], "sizes": self.sizes})
             op = BACKEND.convert(ctx)
             outs = list(op.call([values[b] for b in layer.bottoms]))
             if not outs and not layer.bottoms:  # a source whose tops are net inputs
@@ -356,9 +374,10 @@ def _shared(tensor) -> np.ndarray:
 
 
 def build(net: Net, plan: ShapePlan | None = None, *, checkpoint: str | None = None,
-          table: str | object = "tf", fmt: str | None = None) -> KerasNet:
-    """A :class:`KerasNet` with its params: from ``checkpoint`` when given, else the net's."""
-    knet = KerasNet(net, plan)
+          table: str | object = "tf", fmt: str | None = None, sizes=None) -> KerasNet:
+    """A :class:`KerasNet` with its params: from ``checkpoint`` when given, else the
+    net's; ``sizes``: the free input sizes (KerasNet)."""
+    knet = KerasNet(net, plan, sizes)
     if checkpoint is not None:
         load_checkpoint(knet, checkpoint, table, fmt)
     else:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...layers.pooling import ave_divisor, pooled_size, trailing_padding
+from ...layers.pooling import pooled_size
 from ..base import Backend, Context
 
 BACKEND = Backend("torch")
@@ -149,8 +149,9 @@ class ChannelAffine(nn.Module):
 
     def forward(self, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
         view = self.operand_shape(x)
-        if scale is not None:
-            x = x * scale.reshape(view)
+        if scale is not None:  # a second bottom: its own sizes (any batch, any size)
+            x = x * scale.reshape((1,) * self.start + tuple(scale.shape)
+                                  + (1,) * (x.dim() - self.start - scale.dim()))
         elif self.weight is not None:
             x = x * self.weight.reshape(view)
         if self.bias is not None:
@@ -182,8 +183,8 @@ def bias(ctx: Context) -> Op:
     if len(ctx.bottom_shapes) > 1:
         operand = tuple(ctx.bottom_shapes[1])
         start = _operand_start(ctx, p.axis, len(operand))
-        view = (1,) * start + operand + (1,) * (len(ctx.bottom_shapes[0]) - start - len(operand))
-        return Op(None, lambda xs: [xs[0] + xs[1].reshape(view)])
+        return Op(None, lambda xs: [xs[0] + xs[1].reshape(
+            (1,) * start + tuple(xs[1].shape) + (1,) * (xs[0].dim() - start - xs[1].dim()))])
     operand = tuple(ctx.layer.impl.param_shapes(ctx.bottom_shapes)[0])
     mod = ChannelAffine(operand, _operand_start(ctx, p.axis, len(operand)), False, True)
     return Op(mod, lambda xs: [mod(xs[0])])
@@ -339,6 +340,13 @@ def pooling(ctx: Context) -> Op:
         == out_hw[i] for i in range(2))
     if p.method == "STOCHASTIC":
         raise ctx.refuse("STOCHASTIC pooling has no PyTorch expression", BACKEND.name)
+    if p.kernel is None and len(ctx.layer.tops) == 1:  # global: whatever the size
+        if p.method == "MAX":
+            return _pointwise(lambda x: x.amax(dim=(2, 3), keepdim=True))
+        return _pointwise(lambda x: x.mean(dim=(2, 3), keepdim=True))
+    # Whether PyTorch's own rule is Caffe's at every input size, not only this one.
+    native = native and p.kernel is not None and all(
+        (pad[i] or pad[1 - i] or kernel[i] >= stride[i] or not p.ceil) for i in range(2))
     if len(ctx.layer.tops) > 1:  # MAX with the mask of max positions (SegNet)
         if not native:
             raise ctx.refuse("a MAX pooling mask with this window layout", BACKEND.name)
@@ -354,20 +362,58 @@ def pooling(ctx: Context) -> Op:
             return _pointwise(lambda x: F.max_pool2d(x, kernel, stride, pad, ceil_mode=p.ceil))
         return _pointwise(lambda x: F.avg_pool2d(x, kernel, stride, pad, ceil_mode=p.ceil,
                                                  count_include_pad=True))
-    return _explicit_pooling(p.method, shape, kernel, stride, pad, out_hw)
+    return _explicit_pooling(p.method, kernel, stride, pad, p.ceil)
 
 
-def _explicit_pooling(method, shape, kernel, stride, pad, out_hw) -> Op:
-    """Pad to exactly the windows Caffe visits, then pool without padding."""
-    in_hw = tuple(shape[2:])
-    extra = trailing_padding(in_hw, kernel, stride, pad, out_hw)
-    # (left, right, top, bottom); a negative right/bottom pad crops unused rows.
-    pads = (pad[1], extra[1], pad[0], extra[0])
-    if method == "MAX":
-        return _pointwise(lambda x: F.max_pool2d(F.pad(x, pads, value=float("-inf")), kernel, stride))
-    factor = torch.from_numpy(kernel[0] * kernel[1] / ave_divisor(in_hw, kernel, stride, pad, out_hw))
-    return _pointwise(lambda x: F.avg_pool2d(F.pad(x, pads), kernel, stride)
-                      * factor.to(x.device, x.dtype))
+def _smaller(a, b):
+    return min(a, b) if isinstance(a, int) and isinstance(b, int) else torch.sym_min(a, b)
+
+
+def pooled(size, kernel: int, stride: int, pad: int, padded: bool, ceil: bool):
+    """Caffe's pooled size (layers/pooling.py ``pooled_size``) without a branch on
+    the size, so that it holds for a symbolic size too: in ceil mode with padding the
+    last window must start inside the padded input, i.e. at most ceil((H + p) / s)."""
+    if not ceil:
+        return (size + 2 * pad - kernel) // stride + 1
+    out = (size + 2 * pad - kernel + stride - 1) // stride + 1
+    return _smaller(out, (size + pad + stride - 1) // stride) if padded else out
+
+
+def _explicit_pooling(method, kernel, stride, pad, ceil) -> Op:
+    """Pad to exactly the windows Caffe visits, then pool without padding; sizes from
+    the input's own at call time (any size). AVE divides by Caffe's divisor: the
+    window's cells inside [-pad, H + pad), the average of a padded map of ones."""
+    padded = bool(pad[0] or pad[1])
+
+    def run(x):
+        h, w = x.shape[2], x.shape[3]
+        extra = [(pooled(n, kernel[i], stride[i], pad[i], padded, ceil) - 1) * stride[i]
+                 + kernel[i] - (n + pad[i]) for i, n in enumerate((h, w))]
+        # (left, right, top, bottom); a negative right/bottom pad crops unused rows.
+        pads = (pad[1], extra[1], pad[0], extra[0])
+        if method == "MAX":
+            return F.max_pool2d(F.pad(x, pads, value=float("-inf")), kernel, stride)
+        ones = x.new_ones(1, 1, h + 2 * pad[0], w + 2 * pad[1])
+        share = F.avg_pool2d(F.pad(ones, (0, extra[1], 0, extra[0])), kernel, stride)
+        return F.avg_pool2d(F.pad(x, pads), kernel, stride) / share
+
+    return _pointwise(run)
+
+
+def interp_size(p, h, w):
+    """The fork's Interp output size (layers/interp.py) from the cropped input's size;
+    plain arithmetic, so a symbolic size stays symbolic."""
+    if p.rule == "size":
+        return p.height, p.width
+
+    def out(n):
+        if p.rule in ("shrink", "shrink_zoom"):
+            n = (n - 1) // p.shrink_factor + 1
+        if p.rule in ("zoom", "shrink_zoom"):
+            n = n + (n - 1) * (p.zoom_factor - 1)
+        return n
+
+    return out(h), out(w)
 
 
 @BACKEND.register("Interp")
@@ -375,7 +421,6 @@ def interp(ctx: Context) -> Op:
     """Bilinear with align_corners=True to the explicit size Caffe computes (never a
     scale factor); pad_beg/pad_end (<= 0) crop first."""
     p = ctx.layer.hparams
-    size = tuple(int(d) for d in ctx.top_shapes[0][2:])
     beg, end = p.pad_beg, p.pad_end
     if beg > 0 or end > 0:
         raise ctx.refuse("Interp with positive pad_beg/pad_end (zero padding) is not expressed",
@@ -385,6 +430,7 @@ def interp(ctx: Context) -> Op:
         if beg or end:
             h, w = x.shape[2], x.shape[3]
             x = x[:, :, -beg:h + end, -beg:w + end]
+        size = interp_size(p, x.shape[2], x.shape[3])  # Caffe's rule, at call time
         return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
     return _pointwise(run)
@@ -446,10 +492,11 @@ def upsample(ctx: Context) -> Op:
     p = ctx.layer.hparams
     if p.dialect == "nearest":
         return _pointwise(lambda x: x.repeat_interleave(p.scale_h, 2).repeat_interleave(p.scale_w, 3))
-    n, c, ho, wo = ctx.top_shapes[0]
+    impl = ctx.layer.impl
 
     def unpool(xs):
         x, mask = xs
+        _, _, ho, wo = impl.reshape([tuple(x.shape), tuple(mask.shape)])[0]
         flat = x.reshape(x.shape[0], x.shape[1], -1)
         top = flat.new_zeros(x.shape[0], x.shape[1], ho * wo)
         top.scatter_(2, mask.reshape(flat.shape).long(), flat)
@@ -461,9 +508,14 @@ def upsample(ctx: Context) -> Op:
 @BACKEND.register("PriorBox")
 def prior_box(ctx: Context) -> Op:
     """The boxes depend on the shapes alone: a constant of the plan."""
-    feat, img = ctx.bottom_shapes
-    boxes = torch.from_numpy(ctx.layer.impl.boxes(tuple(feat[2:]), tuple(img[2:])))
-    return Op(None, lambda xs: [boxes.to(xs[0].device, xs[0].dtype)])
+    impl = ctx.layer.impl
+
+    def run(xs):  # the boxes of the sizes at hand (a constant when exported)
+        boxes = impl.boxes(tuple(int(d) for d in xs[0].shape[2:]),
+                           tuple(int(d) for d in xs[1].shape[2:]))
+        return [torch.from_numpy(boxes).to(xs[0].device, xs[0].dtype)]
+
+    return Op(None, run)
 
 
 @BACKEND.register("ROIPooling")
@@ -538,8 +590,9 @@ def concat(ctx: Context) -> Op:
 @BACKEND.register("Slice")
 def slice_(ctx: Context) -> Op:
     axis = _axis(ctx.layer.hparams.axis, len(ctx.bottom_shapes[0]))
-    sizes = [int(t[axis]) for t in ctx.top_shapes]
-    return Op(None, lambda xs: list(torch.split(xs[0], sizes, dim=axis)))
+    impl = ctx.layer.impl
+    return Op(None, lambda xs: list(torch.split(xs[0], impl._sizes(tuple(xs[0].shape))[1],
+                                                dim=axis)))
 
 
 @BACKEND.register("Split")
@@ -553,14 +606,16 @@ def crop(ctx: Context) -> Op:
     shape, ref = ctx.bottom_shapes
     p = ctx.layer.hparams
     start = _axis(p.axis, len(shape))
-    index = []
-    for i in range(len(shape)):
-        if i < start:
-            index.append(slice(None))
-        else:
-            off = p.offset[0] if len(p.offset) == 1 else (p.offset[i - start] if p.offset else 0)
-            index.append(slice(off, off + ref[i]))
-    return Op(None, lambda xs: [xs[0][tuple(index)]])
+    offs = [p.offset[0] if len(p.offset) == 1 else (p.offset[i - start] if p.offset else 0)
+            for i in range(start, len(shape))]
+
+    def run(xs):  # the reference's own size, at call time
+        x, ref_now = xs
+        index = [slice(None)] * start + [slice(o, o + ref_now.shape[i])
+                                         for o, i in zip(offs, range(start, x.dim()))]
+        return [x[tuple(index)]]
+
+    return Op(None, run)
 
 
 def _reshape_to_plan(ctx: Context) -> Op:
@@ -570,7 +625,15 @@ def _reshape_to_plan(ctx: Context) -> Op:
     return Op(None, lambda xs: [xs[0].reshape(impl.reshape([tuple(int(d) for d in xs[0].shape)])[0])])
 
 
-BACKEND.register("Flatten", "Reshape")(_reshape_to_plan)
+BACKEND.register("Reshape")(_reshape_to_plan)
+
+
+@BACKEND.register("Flatten")
+def flatten(ctx: Context) -> Op:
+    """Caffe's Flatten is torch.flatten (any size: no size is fixed)."""
+    p, nd = ctx.layer.hparams, len(ctx.bottom_shapes[0])
+    start, end = p.axis % nd, p.end_axis % nd
+    return _pointwise(lambda x: x.flatten(start, end))
 
 
 @BACKEND.register("ArgMax")

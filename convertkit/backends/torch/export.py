@@ -25,26 +25,80 @@ def check_exportable(net: Net) -> None:
                 "--cut-data-dependent writes the net up to its bottoms)", layer=layer.name)
 
 
-def export_program(net: Net, state: dict[str, torch.Tensor] | None = None) -> bytes:
-    """The serialized ExportedProgram of ``net`` with its params (or ``state``), for
-    the declared input shapes; the batch dimension is dynamic where the net allows."""
+def export_program(net: Net, state: dict[str, torch.Tensor] | None = None, sizes=None) -> bytes:
+    """The serialized ExportedProgram of ``net`` with its params (or ``state``).
+
+    ``sizes`` (:class:`convertkit.sizes.FreeSizes`, default: the net's own): each free
+    batch, height and width is a ``torch.export.Dim`` (min 2: PyTorch specialises
+    sizes 0 and 1), and the layers compute their sizes from the tensors' (Caffe's
+    rules, as symbolic integer arithmetic). When PyTorch's analysis cannot keep a size
+    symbolic with those bounds, it is exported with ``Dim.AUTO`` (PyTorch's own bounds,
+    or the size fixed); :func:`program_sizes` says what the program takes."""
+    return export_with_sizes(net, state, sizes)[0]
+
+
+def export_with_sizes(net: Net, state=None, sizes=None) -> tuple[bytes, dict[str, list]]:
+    """(the program's bytes, input -> its dims: ints, or names of free axes)."""
     from ...runtime.torch import load_into, state_dict_from_net
+    from ...sizes import AXIS_NAMES, free_sizes
 
     check_exportable(net)
-    plan = net.plan()
+    sizes = sizes if sizes is not None else free_sizes(net)
+    plan = sizes.plan
     module = CaffeModule(net, plan)
     load_into(module, state if state is not None else state_dict_from_net(net), net.caffemodel_path)
     module.eval()
-    # Traced with a batch of 2: PyTorch would specialise a dimension of size 1.
-    examples = tuple(torch.zeros((2,) + tuple(plan.inputs[n][1:])) for n in module.input_names)
-    batch = torch.export.Dim("N", min=1, max=1024)
-    dynamic = tuple({0: batch} for _ in examples)
+    many = len(module.input_names) > 1
+
+    def example(name):
+        shape = list(plan.inputs[name])
+        for axis in sizes.free.get(name, ()):
+            shape[axis] = max(shape[axis], 2)  # PyTorch would specialise a size of 1
+        return torch.zeros(shape)
+
+    examples = tuple(example(n) for n in module.input_names)
+
+    def dims(auto: bool):
+        out = []
+        for name in module.input_names:
+            spec = {}
+            for axis in sizes.free.get(name, ()):
+                label = AXIS_NAMES[axis] if not many or axis == 0 else f"{name}_{AXIS_NAMES[axis]}"
+                spec[axis] = torch.export.Dim.AUTO if auto else torch.export.Dim(
+                    label.replace("/", "_"), min=2, max=1 << 16)
+            out.append(spec or None)
+        return tuple(out)
+
+    program = None
     with torch.no_grad():
-        try:
-            program = torch.export.export(module, examples, dynamic_shapes=(dynamic,))
-        except Exception:  # a net whose shapes tie the batch (Reshape to a fixed size)
-            examples = tuple(torch.zeros(plan.inputs[n]) for n in module.input_names)
-            program = torch.export.export(module, examples)
+        # A layer of one output size whatever the input (an Interp to explicit sizes)
+        # ties the sizes in ways no range expresses: PyTorch's own bounds at once.
+        for auto in (True,) if sizes.fixed_outputs else (False, True):
+            try:
+                program = torch.export.export(module, examples, dynamic_shapes=(dims(auto),))
+                break
+            except Exception:  # noqa: BLE001 - a size PyTorch cannot keep symbolic
+                continue
+        if program is None:  # every size as planned
+            program = torch.export.export(module, tuple(torch.zeros(plan.inputs[n])
+                                                        for n in module.input_names))
     buf = io.BytesIO()
     torch.export.save(program, buf)
-    return buf.getvalue()
+    return buf.getvalue(), program_sizes(program, module.input_names)
+
+
+def program_sizes(program, names) -> dict[str, list]:
+    """Input name -> its dims in ``program``: an int where fixed, a name where free."""
+    from ...sizes import AXIS_NAMES
+
+    users = [s.arg.name for s in program.graph_signature.input_specs
+             if getattr(s.kind, "name", "") == "USER_INPUT"]
+    vals = {n.name: n.meta.get("val") for n in program.graph.nodes if n.op == "placeholder"}
+    out = {}
+    for name, arg in zip(names, users):
+        val = vals.get(arg)
+        if val is None:
+            continue
+        out[name] = [int(d) if isinstance(d, int) else AXIS_NAMES.get(a, str(d))
+                     for a, d in enumerate(val.shape)]
+    return out
