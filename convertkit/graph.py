@@ -244,7 +244,8 @@ class Net:
             if input_shapes and name in input_shapes:
                 shape = tuple(int(d) for d in input_shapes[name])
             if shape is None:
-                raise ShapeError(f"the shape of input '{name}' is unknown: pass --input-shape")
+                raise ShapeError(f"the shape of input '{name}' is unknown: pass --input-shape",
+                                 path=self.prototxt_path or self.caffemodel_path)
             inputs[name] = tuple(shape)
         shapes = dict(inputs)
         all_bottoms: list[list[Shape]] = []

@@ -41,6 +41,8 @@ def load(
     Shapes are inferred and every layer's blobs checked against the prototxt when the
     input shapes are known; all offending layers are reported in one error.
     """
+    if prototxt is not None and caffemodel is None and _is_caffemodel(prototxt):
+        prototxt, caffemodel = None, prototxt  # a caffemodel alone, in the first place
     check_inputs(prototxt, caffemodel)  # a PNG as the caffemodel, swapped files: say so first
     if prototxt is None and caffemodel is None:
         raise UsageError("give a prototxt, a caffemodel, or both")
@@ -54,9 +56,16 @@ def load(
         assert model is not None
         net_param = _net_param_from_caffemodel(model)
         source = caffemodel
-        notes = ["no prototxt given: hyper-parameters read from the caffemodel"]
+        notes = ["no prototxt given: the net definition stored in the caffemodel is used"]
         notes += upgrade(net_param, source)
-    notes += filter_phase(net_param, phase, source)
+        notes += _undo_inserted_splits(net_param)
+    if prototxt is not None:
+        notes += filter_phase(net_param, phase, source)
+    else:  # Caffe saved the net it had built: already filtered for its phase
+        phases = {r.phase for lp in net_param.layer for r in lp.include if r.HasField("phase")}
+        if phases == {caffe_pb2().Phase.values_by_name["TRAIN"].number}:
+            notes.append("the caffemodel holds a training net (a snapshot): its data, loss "
+                         "and accuracy layers are dropped")
     net = build_net(net_param, source)
     net.notes[:0] = notes
     net.prototxt_path = str(prototxt) if prototxt is not None else None
@@ -87,6 +96,51 @@ def load(
     elif model is not None:
         net.notes.append("input shapes unknown: param shapes not checked (pass input shapes)")
     return net
+
+
+def require_shapes(net: Net) -> None:
+    """Refuse a net whose input shapes are unknown (a training net's data layers read
+    them from their database), naming the file, the inputs and the flag that gives them."""
+    missing = [n for n, s in net.inputs.items() if s is None]
+    if missing:
+        example = " ".join(f"--input-shape {n}:N,C,H,W" for n in missing[:2])
+        raise UsageError(f"the shape of input(s) {', '.join(missing)} is unknown (a data layer "
+                         f"reads it from its database): pass it, e.g. {example}",
+                         path=net.prototxt_path or net.caffemodel_path)
+
+
+def _is_caffemodel(path) -> bool:
+    """Whether a file given where a prototxt goes is a binary caffemodel."""
+    from .sniff import sniff
+
+    kind = sniff(path) if Path(path).is_file() else None
+    return kind is not None and kind.key == "caffemodel"
+
+
+def _undo_inserted_splits(net_param) -> list[str]:
+    """The net a caffemodel stores holds the Split layers Caffe inserted where a blob
+    feeds several layers (insert_splits.cpp: layer ``{blob}_{layer}_{i}_split``, tops
+    ``..._split_{k}``). They were not the author's: take them out and give each
+    consumer the original blob (Caffe inserts them again on load)."""
+    rename: dict[str, str] = {}
+    kept = []
+    for lp in net_param.layer:
+        bottoms = [rename.get(b, b) for b in lp.bottom]
+        if (lp.type == "Split" and len(bottoms) == 1
+                and lp.name.startswith(f"{bottoms[0]}_") and lp.name.endswith("_split")
+                and all(t == f"{lp.name}_{k}" for k, t in enumerate(lp.top))):
+            for t in lp.top:
+                rename[t] = bottoms[0]
+            continue
+        del lp.bottom[:]
+        lp.bottom.extend(bottoms)
+        kept.append(lp)
+    if not rename:
+        return []
+    n = len(net_param.layer) - len(kept)
+    del net_param.layer[:]
+    net_param.layer.extend(kept)
+    return [f"removed {n} Split layers Caffe had inserted (blobs feeding several layers)"]
 
 
 def _net_param_from_caffemodel(model: Caffemodel):
@@ -135,7 +189,10 @@ def build_net(net_param, path=None) -> Net:
     """The graph of a (filtered, upgraded) NetParameter, without weights."""
     load_plugins()  # installed plugins' layer types, once per process
     unsupported: dict[str, list[str]] = {}
+    losses = _unknown_losses(net_param)
     for lp in net_param.layer:
+        if lp.name in losses:
+            continue
         if not is_supported(lp.type):
             unsupported.setdefault(lp.type or "<no type>", []).append(lp.name)
     if unsupported:
@@ -150,7 +207,13 @@ def build_net(net_param, path=None) -> Net:
     net = Net(name=net_param.name, inputs=_declared_inputs(net_param, path), layers=[])
     dropped: list[Layer] = []
     produced = set(net.inputs)
+    if losses:
+        net.notes.append(f"dropped {len(losses)} layers of types convertkit does not know, "
+                         "taken for training losses (the type name ends in Loss and nothing "
+                         "reads their tops): " + ", ".join(f"{n} ({t})" for n, t in losses.items()))
     for lp in net_param.layer:
+        if lp.name in losses:
+            continue
         proto = caffe_pb2().LayerParameter()
         proto.CopyFrom(lp)
         proto.ClearField("blobs")
@@ -195,7 +258,45 @@ def build_net(net_param, path=None) -> Net:
         net.notes.append(
             f"dropped {len(dropped)} training-only layers: "
             + ", ".join(f"{d.name} ({d.type})" for d in dropped))
+        _drop_label_branches(net, {t for d in dropped for t in d.tops})
     return net
+
+
+def _drop_label_branches(net: Net, data_tops: set[str]) -> None:
+    """A training net's data layers also give labels (MTCNN slices them into parts for
+    its losses). Inputs made from data-layer tops that reach no layer with learned
+    params are labels: they and every layer computed from them leave the net, with a
+    note. Nets whose data reaches no learned layer at all are left as they are."""
+    useful: set[str] = set()  # blobs that reach a layer with learned params
+    for layer in reversed(net.layers):
+        if layer.impl.param_roles() or any(t in useful for t in layer.tops):
+            useful.update(layer.bottoms)
+    from_data = [n for n in net.inputs if n in data_tops]
+    labels = {n for n in from_data if n not in useful}
+    if not labels or labels == set(from_data):
+        return
+    gone, kept, removed = set(labels), [], []
+    for layer in net.layers:
+        if any(b in gone for b in layer.bottoms):
+            gone.update(layer.tops)
+            removed.append(layer.name)
+        else:
+            kept.append(layer)
+    net.layers[:] = kept
+    for n in labels:
+        del net.inputs[n]
+    net.notes.append(f"dropped the label input(s) {', '.join(sorted(labels))} of the data layers"
+                     + (f" and the {len(removed)} layer{'s' if len(removed) > 1 else ''} "
+                        f"computed from them: {_some(removed)}" if removed else ""))
+
+
+def _unknown_losses(net_param) -> dict[str, str]:
+    """Layers of unknown types that are training losses by Caffe's naming (``*Loss``,
+    e.g. a fork's TripletLoss) and whose tops no layer reads: name -> type."""
+    read = {b for lp in net_param.layer for b in lp.bottom}
+    return {lp.name: lp.type for lp in net_param.layer
+            if not is_supported(lp.type) and lp.type.endswith("Loss")
+            and not any(t in read for t in lp.top)}
 
 
 def _some(names: list[str], limit: int = 3) -> str:

@@ -81,7 +81,9 @@ def test_caffemodel_alone_is_readable(tmp_path):
     assert any("no prototxt" in n for n in net.notes)
 
 
-def test_every_mismatching_layer_is_listed_at_once(tmp_path):
+def test_mismatching_layers_are_listed_at_once(tmp_path):
+    """Every problem of the first few layers, in one error (at most three layers are
+    named, then a count: see tests/test_faults.py)."""
     _, model = write_model(tmp_path)
     bad = TINY.replace("num_output: 4", "num_output: 5").replace("bias_term: false", "")
     proto = tmp_path / "bad.prototxt"
@@ -91,7 +93,7 @@ def test_every_mismatching_layer_is_listed_at_once(tmp_path):
     msg = str(err.value)
     assert "conv1: the prototxt needs 2 blobs (5x3x3x3, 5)" in msg
     assert "conv1/bn: blob 0: the prototxt needs 1x5x1x1, the caffemodel has 1x4x1x1" in msg
-    assert "2 layers do not match" in msg
+    assert "2 of 5 layers do not match" in msg
 
 
 def test_layer_without_weights_in_the_caffemodel(tmp_path):
@@ -220,8 +222,12 @@ def test_missing_files_and_wrong_kinds(tmp_path):
     with pytest.raises(InputFileError, match="not found"):
         convertkit.load(tmp_path / "missing.prototxt")
     proto, model = write_model(tmp_path)
+    # A caffemodel where the prototxt goes is read alone (its stored net definition).
+    assert convertkit.load(model).inputs == convertkit.load(None, model).inputs
+    junk = tmp_path / "junk.prototxt"
+    junk.write_bytes(bytes(range(256)) * 4)
     with pytest.raises(PrototxtError, match="binary file"):
-        convertkit.load(model)
+        convertkit.load(junk)
     with pytest.raises(CaffemodelError, match="text prototxt"):
         convertkit.load(proto, proto)
     with pytest.raises(UsageError):

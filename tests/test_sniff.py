@@ -133,9 +133,13 @@ def test_anything_else_given_as_the_prototxt_is_named_and_no_image_is_sent_to_ca
     assert "CAFFEMODEL" not in msg and "pass it as" not in msg
 
 
-def test_a_caffemodel_given_as_the_prototxt_is_pointed_to_the_right_argument():
+def test_a_caffemodel_given_as_the_prototxt_is_read_alone():
+    """``load(X.caffemodel)`` reads the net stored in it (ChainerCV's caffe2npz form);
+    the prototxt reader itself still names the mix-up."""
+    net = convertkit.load(WEIGHTS)
+    assert net.caffemodel_path == str(WEIGHTS) and net.prototxt_path is None
     with pytest.raises(PrototxtError) as err:
-        convertkit.load(WEIGHTS)
+        parse_prototxt(WEIGHTS)
     msg = str(err.value)
     assert "binary file" in msg and "give it as the CAFFEMODEL argument" in msg
 

@@ -49,7 +49,7 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
       convertkit inspect icnet.prototxt --input-shape 1,3,1025,2049
     """
     from ..errors import UsageError
-    from ..loader import load
+    from ..loader import load, require_shapes
     from ..summary import format_table, summarize
 
     caffemodel = caffemodel or caffemodel_opt
@@ -59,10 +59,7 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
         prototxt, caffemodel = None, prototxt  # a caffemodel passed alone
     shapes = dict(input_shapes) if input_shapes else None
     net = load(prototxt, caffemodel, input_shapes=shapes, defines=defines)
-    if any(s is None for s in net.inputs.values()):
-        missing = [n for n, s in net.inputs.items() if s is None]
-        raise UsageError(f"the shape of input(s) {', '.join(missing)} is unknown: "
-                               "pass --input-shape")
+    require_shapes(net)
     if output is not None and not benchmark:
         raise UsageError("-o/--output writes the --benchmark table: add --benchmark")
     if image is not None and not benchmark:

@@ -131,7 +131,7 @@ def _make_from(source, input_shapes, defines, output, seed, force, as_json):
 
     from ..errors import UsageError
     from ..fileio import atomic_write, check_output_dir, check_outputs
-    from ..loader import load
+    from ..loader import load, require_shapes
     from ..prototxt import net_to_text
     from ..wire import save_caffemodel
     from ..zoo.anynet import make_from
@@ -141,10 +141,7 @@ def _make_from(source, input_shapes, defines, output, seed, force, as_json):
     targets = [out_dir / f"{stem}.prototxt", out_dir / f"{stem}.caffemodel"]
     check_outputs(targets, inputs=[source], force=force)
     net = load(source, input_shapes=input_shapes or None, defines=defines)
-    missing = [n for n, s in net.inputs.items() if s is None]
-    if missing:
-        raise UsageError(f"the shape of input(s) {', '.join(missing)} is unknown: pass "
-                         "--input-shape", path=source)
+    require_shapes(net)
     net, notes = make_from(net, seed)
     with atomic_write(targets[0], "w") as fh:
         fh.write(net_to_text(net))
