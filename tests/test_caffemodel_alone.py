@@ -144,3 +144,15 @@ def test_unknown_layer_types_that_are_not_losses_are_still_refused(tmp_path, cap
     path.write_bytes(net.SerializeToString())
     assert main(["inspect", str(path)]) == 2
     assert "MyFancyReLU (relu1)" in capsys.readouterr().err
+
+
+def test_caffe2npz_in_chainercvs_form(snapshot, tmp_path, capsys):
+    """``caffe2npz SOURCE.caffemodel TARGET.npz``, as ChainerCV's script takes it."""
+    target = tmp_path / "target.npz"
+    assert main(["caffe2npz", str(snapshot), str(target)]) == 0
+    with np.load(target) as z:
+        assert len(z.files) == 4
+    assert main(["caffe2npz", str(snapshot), str(target)]) == 2  # exists: --force
+    assert "already exists" in capsys.readouterr().err
+    assert main(["caffe2npz", str(snapshot)]) == 2
+    assert "give the .npz to write: -o OUT.npz" in capsys.readouterr().err
