@@ -578,16 +578,29 @@ def transform_param(prototxt: str | os.PathLike, input_name: str,
                     defines: Mapping[str, str] | None = None) -> TransformParam | None:
     """The transform_param of the bottomless layer (Data, ImageData, MemoryData...) whose
     first top is ``input_name``, in the TEST phase, after Caffe's upgrades; None when
-    there is none. The loader drops data layers, so the prototxt is read here."""
+    there is none. The loader drops data layers, so the prototxt is read here. A
+    caffemodel given alone (a training snapshot) is read for the net Caffe saved in it
+    (already of one phase)."""
     from .fileio import read_bytes
     from .prototxt import filter_phase, parse_prototxt, upgrade
+    from .sniff import sniff
 
-    raw = read_bytes(prototxt, "prototxt")
-    if not any(w.encode() in raw for w in _TRANSFORM_WORDS):  # a deploy net: no parse needed
-        return None
-    net = parse_prototxt(prototxt, defines)
-    upgrade(net, prototxt)
-    filter_phase(net, "TEST", prototxt)
+    kind = sniff(prototxt)
+    if kind is not None and not kind.is_text:
+        if kind.key not in ("caffemodel", "binary"):
+            return None
+        from .loader import _net_param_from_caffemodel
+        from .wire import read_caffemodel
+
+        net = _net_param_from_caffemodel(read_caffemodel(prototxt))
+        upgrade(net, prototxt)
+    else:
+        raw = read_bytes(prototxt, "prototxt")
+        if not any(w.encode() in raw for w in _TRANSFORM_WORDS):  # a deploy net: no parse
+            return None
+        net = parse_prototxt(prototxt, defines)
+        upgrade(net, prototxt)
+        filter_phase(net, "TEST", prototxt)
     for lp in net.layer:
         if lp.bottom or not lp.top or lp.top[0] != input_name or not lp.HasField("transform_param"):
             continue

@@ -449,3 +449,30 @@ def test_a_recorded_preprocessing_reads_back(tmp_path):
     np.testing.assert_array_equal(back.apply(img, (1, 3, 4, 4)), prep.apply(img, (1, 3, 4, 4)))
     with pytest.raises(ConvertError):
         Preprocessing.from_json({"resize": "stretch"})
+
+
+def test_transform_param_of_a_caffemodel_given_alone(tmp_path, capsys):
+    """A training snapshot holds the net Caffe ran, data layer included: given alone,
+    its transform_param is used."""
+    pb = caffe_pb2()
+    net = pb.NetParameter(name="snapshot")
+    data = net.layer.add(name="data", type="ImageData", top=["data", "label"])
+    data.transform_param.mean_value.extend([10, 20, 30])
+    data.transform_param.scale = 0.5
+    data.image_data_param.batch_size = 1
+    data.image_data_param.new_height, data.image_data_param.new_width = 6, 8
+    conv = net.layer.add(name="conv", type="Convolution", bottom=["data"], top=["conv"])
+    conv.convolution_param.num_output, conv.convolution_param.bias_term = 3, False
+    conv.convolution_param.kernel_size.append(1)
+    blob = conv.blobs.add()
+    blob.shape.dim.extend([3, 3, 1, 1])
+    blob.data.extend(np.eye(3, dtype=F32).ravel().tolist())
+    model = tmp_path / "snapshot_iter_100.caffemodel"
+    model.write_bytes(net.SerializeToString())
+    rc, _, err = cli(["run", model, "--image", IMAGE, "--blobs", "conv", "-o", tmp_path / "o.npz"],
+                     capsys)
+    assert rc == 0, err
+    assert f"note: using transform_param from {model}: mean_value 10,20,30, scale 0.5" in err
+    want = cv2.resize(read_image(IMAGE), (8, 6), interpolation=cv2.INTER_LINEAR)
+    want = (want.astype(F32) - np.array([10, 20, 30], F32)) * F32(0.5)
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npz")["data"], nchw(want))
