@@ -326,7 +326,7 @@ class Preprocessing:
                                      f"{self.channels}-channel input, got {len(term)}")
         if isinstance(self.std, tuple) and any(v == 0 for v in self.std):
             raise UsageError("--std values must not be 0")
-        if isinstance(self.std, MeanArray) and self.std.kind != "image" and not self.std.data.all():
+        if isinstance(self.std, MeanArray) and not self.std.data.all():
             raise InputFileError("the std array holds zeros", path=self.std.path)
 
     # -- what it does ----------------------------------------------------------------------
