@@ -191,3 +191,37 @@ def test_check_converted_files_against_a_golden(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "[bn keep, numpy[icnet.npz]] chelsea.png: blob conv6_interp: mean recorded" in out
     assert "[bn keep, numpy[icnet.npz]] chelsea.png: output conv6_interp: small copy" in out
+
+
+def _perturbed(doc: dict, rel: float) -> dict:
+    """A copy of a golden document with every recorded number moved by ``rel`` of the
+    blob's (or copy's) largest magnitude: last-digit noise for small ``rel``."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    for entry in doc["models"]:
+        for img in entry["images"]:
+            for stats in img["blobs"].values():
+                scale = max(abs(stats[2]), abs(stats[3]))
+                stats[:] = [v + rel * scale for v in stats]
+            for out in img["outputs"].values():
+                scale = max(abs(v) for v in out["small"])
+                out["small"] = [v + rel * scale for v in out["small"]]
+    return doc
+
+
+def test_golden_compare_allows_last_digit_noise_and_catches_changes(tmp_path, capsys):
+    """Two records are compared within the tolerance, never byte by byte (their last
+    digits differ across CPUs and BLAS thread counts)."""
+    doc = golden.read_golden(GOLDEN / "icnet.json")
+    noisy, changed = tmp_path / "noisy.json", tmp_path / "changed.json"
+    noisy.write_text(golden.dumps(_perturbed(doc, 3e-7)))
+    changed.write_text(golden.dumps(_perturbed(doc, 3e-3)))
+    assert noisy.read_bytes() != (GOLDEN / "icnet.json").read_bytes()
+    assert main(["golden", "compare", str(noisy), str(GOLDEN / "icnet.json")]) == 0
+    assert "golden compare: PASS: 1 model(s), 4 image(s)" in capsys.readouterr().out
+    assert main(["golden", "compare", str(changed), str(GOLDEN / "icnet.json")]) == 1
+    out = capsys.readouterr().out
+    assert "golden compare: FAIL" in out and "blob data: " in out
+    other = golden.read_golden(GOLDEN / "pspnet50.json")
+    assert golden.compare_documents(doc, other, 1e-4)[0].endswith("not in the second file")

@@ -190,3 +190,39 @@ def check(files, runtimes, bn, rtol, converted, prep_flags, quiet, as_json):
     click.echo(f"golden check: {verdict.upper()}: {total - len(failed)} of {total} runs match "
                f"({len(results)} model(s), rtol {rtol:g})")
     return 0 if verdict == "pass" else 1
+
+
+@command.command("compare")
+@click.argument("first", type=click.Path(dir_okay=False), metavar="A.json")
+@click.argument("second", type=click.Path(dir_okay=False), metavar="B.json")
+@click.option("--rtol", type=float, default=1e-4, show_default=True,
+              help="Tolerance, relative to each blob's max|x| (as golden check).")
+@json_option("Print a JSON object: the verdict and every difference.")
+def compare(first, second, rtol, as_json):
+    """Compare two golden files (a fresh record and a committed one) within the
+    tolerance: the same models and images, every fingerprint within RTOL. A record's
+    last digits may differ across CPUs and BLAS thread counts, so two records are
+    compared this way, never byte by byte. Exit 0 when they agree, 1 when not.
+
+    \b
+    Example:
+      convertkit golden record icnet:width=0.125,size=193x385 -o mine.json
+      convertkit golden compare mine.json fixtures/golden/icnet.json
+    """
+    from ..verify import golden
+
+    a, b = golden.read_golden(Path(first)), golden.read_golden(Path(second))
+    diffs = golden.compare_documents(a, b, rtol)
+    verdict = "fail" if diffs else "pass"
+    images = sum(len(e["images"]) for e in a["models"])
+    if as_json:
+        click.echo(json.dumps({"verdict": verdict, "rtol": rtol, "differences": diffs}, indent=1))
+        return 0 if not diffs else 1
+    for d in diffs[:20]:
+        click.echo(f"  {d}")
+    if len(diffs) > 20:
+        click.echo(f"  ... and {len(diffs) - 20} more")
+    click.echo(f"golden compare: {verdict.upper()}: {len(a['models'])} model(s), {images} "
+               f"image(s), {'every fingerprint within' if not diffs else f'{len(diffs)} differences beyond'} "
+               f"rtol {rtol:g}")
+    return 0 if not diffs else 1

@@ -401,6 +401,32 @@ def compare_image(want: dict, got: dict, rtol: float) -> list[str]:
     return out
 
 
+def compare_documents(want: dict, got: dict, rtol: float) -> list[str]:
+    """Readable differences between two golden documents (a committed one and a fresh
+    record): the same models, images and preprocessing, every image's fingerprint within
+    the tolerance. The numbers a record prints may differ in their last digits from one
+    CPU or BLAS thread count to another; this is how two records are compared."""
+    out = []
+    got_models = {e["model"]: e for e in got["models"]}
+    for entry in want["models"]:
+        other = got_models.get(entry["model"])
+        if other is None:
+            out.append(f"{entry['model']}: not in the second file")
+            continue
+        if entry.get("preprocessing") != other.get("preprocessing"):
+            out.append(f"{entry['model']}: recorded with other preprocessing")
+        images = {img["image"]: img for img in other["images"]}
+        for img in entry["images"]:
+            mine = images.get(img["image"])
+            if mine is None:
+                out.append(f"{entry['model']}: image {img['image']} not in the second file")
+                continue
+            out += [f"{entry['model']}, {img['image']}: {m}" for m in compare_image(img, mine, rtol)]
+    out += [f"{m}: not in the first file" for m in got_models
+            if m not in {e["model"] for e in want["models"]}]
+    return out
+
+
 def _create(name: str, net: Net):
     from .. import runtime
 
