@@ -283,7 +283,7 @@ def size_notes(exported: dict) -> list[str]:
     fixed ones and the layers that fix them; a format that pinned more says so."""
     if not exported:
         return []
-    from .sizes import free_sizes
+    from .sizes import fixed_text, free_sizes
 
     first = next(iter(exported.values()))
     base = free_sizes(first.net, first.plan)
@@ -291,9 +291,7 @@ def size_notes(exported: dict) -> list[str]:
     for fmt, sizes in exported.items():
         extra = [f for f in sizes.fixed if f not in base.fixed]
         if extra:
-            notes.append(f"{fmt}: " + "; ".join(
-                f"{' and '.join(f['axes'])} fixed by {f['layer']} ({f['type']}: {f['why']})"
-                for f in extra))
+            notes.append(f"{fmt}: " + "; ".join(fixed_text(f) for f in extra))
     return notes
 
 

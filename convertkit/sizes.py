@@ -86,7 +86,7 @@ class FreeSizes:
         """One line: what stays fixed and why (None when every size is free)."""
         parts = []
         for f in self.fixed:
-            parts.append(f"{' and '.join(f['axes'])} fixed by {f['layer']} ({f['type']}: {f['why']})")
+            parts.append(fixed_text(f))
         outs = [f"{o['layer']} ({o['why']})" for o in self.fixed_outputs]
         if not parts and not outs:
             return None
@@ -101,13 +101,21 @@ class FreeSizes:
             text += ("; one size whatever the input: " + ", ".join(outs[:4])
                      + (f" and {len(outs) - 4} more" if len(outs) > 4 else "")
                      + " (other sizes run where the blobs they meet agree)")
-        return text + "; convert --input-shape makes them for another size"
+        return text + " (convert --input-shape plans the net at another size)"
 
     def as_json(self) -> dict:
         return {"inputs": {n: self.input_dims(n) for n in self.plan.inputs},
                 "fixed": list(self.fixed), "fixed_outputs": list(self.fixed_outputs)}
 
     net: Net = None  # type: ignore[assignment]
+
+
+def fixed_text(entry: dict) -> str:
+    """"height and width fixed by ip1: InnerProduct takes 400 features (...)"."""
+    why = entry["why"]
+    if not why.startswith(entry["type"]):
+        why = f"{entry['type']}: {why}"
+    return f"{' and '.join(entry['axes'])} fixed by {entry['layer']}: {why}"
 
 
 def free_sizes(net: Net, plan: ShapePlan | None = None) -> FreeSizes:

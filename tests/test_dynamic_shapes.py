@@ -246,7 +246,8 @@ def test_inner_product_fixes_height_and_width(tmp_path):
     assert fs.fixed == [{"layer": "ip1", "type": "InnerProduct", "axes": ["height", "width"],
                          "why": "InnerProduct takes 100 features (4x5x5 of its bottom)"}]
     note = fs.note()
-    assert "height and width fixed by ip1 (InnerProduct" in note and "--input-shape" in note
+    assert "height and width fixed by ip1: InnerProduct takes 100 features" in note
+    assert "--input-shape" in note
 
 
 def test_convert_notes_fixed_sizes_and_input_shape(tmp_path, capsys):
@@ -265,7 +266,7 @@ def test_convert_notes_fixed_sizes_and_input_shape(tmp_path, capsys):
     assert rc == 0
     err = capsys.readouterr().err
     notes = [line for line in err.splitlines() if line.startswith("note: sizes:")]
-    assert len(notes) == 1 and "fixed by ip1 (InnerProduct" in notes[0], err
+    assert len(notes) == 1 and "fixed by ip1: InnerProduct takes" in notes[0], err
     rc = main(["convert", str(path), str(model), "--to", "onnx,pt2", "-o", str(tmp_path / "b"),
                "--input-shape", "data:3,1,12,12", "--json"])
     summary = json.loads(capsys.readouterr().out)
@@ -308,3 +309,10 @@ def test_fixed_size_file_is_refused_in_one_line(tmp_path):
     assert "takes input 'data' of Nx1x7x7 only, not 1x1x40x36" in text
     assert "convert --input-shape data:1,1,40,36" in text and "\n" not in text
     assert str(path) in text
+
+
+def test_unpooling_any_size(tmp_path):
+    """ENet/SegNet-style MAX pooling with a mask and Upsample through it: the mask's
+    plane indices and the top's size (H * scale) follow the input in every export."""
+    net = _net(FIXTURES / "nets" / "enet_like.prototxt")
+    check_any_size(net, tmp_path, [(1, 3, 32, 48), (2, 3, 16, 16), (1, 3, 40, 24)])

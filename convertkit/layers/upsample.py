@@ -69,6 +69,11 @@ class Upsample(LayerImpl):
     def channel_map(self) -> str | None:
         return "linear" if self.p.dialect == "nearest" else None
 
+    def fixed_output(self, bottom_shapes: Sequence[Shape]) -> str | None:
+        if self.p.dialect == "unpool" and self.p.upsample_h:
+            return f"Upsample to an explicit {self.p.upsample_h}x{self.p.upsample_w}"
+        return None
+
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         x = tuple(bottom_shapes[0])
         if len(x) != 4:

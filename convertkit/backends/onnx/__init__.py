@@ -435,9 +435,22 @@ def _pooling_any_size(ctx: Context, x: str, op: str) -> None:
     native op; any other is padded in the graph to exactly the windows Caffe visits,
     sizes computed from the input's shape by Caffe's integer rule."""
     g, layer, p = _g(ctx), ctx.layer, ctx.layer.hparams
+    if len(layer.tops) > 1:  # the mask: MaxPool's indices modulo the plane, at run time
+        kernel, stride, pad = list(p.kernel or ()), list(p.stride), list(p.pad)
+        if p.kernel is None or not all((pad[0] or pad[1] or kernel[i] >= stride[i] or not p.ceil)
+                                       and pad[i] < kernel[i] for i in range(2)):
+            raise _fixed(ctx, "a MAX pooling mask with this window layout")
+        flat_idx, plane_idx = g.tmp(layer, "indices"), g.tmp(layer, "plane_indices")
+        g.node("MaxPool", [x], [g.write(layer.tops[0]), flat_idx], name=layer.name,
+               ceil_mode=int(p.ceil), pads=[pad[0], pad[1], pad[0], pad[1]],
+               kernel_shape=kernel, strides=stride)
+        hw = _dims(ctx, x, 2, 4, "hw")
+        plane = g.tmp(layer, "plane")
+        g.node("ReduceProd", [hw], [plane], keepdims=1)
+        g.node("Mod", [flat_idx, plane], [plane_idx])
+        g.node("Cast", [plane_idx], [g.write(layer.tops[1])], name=f"{layer.name}.1", to=1)
+        return
     top = g.write(layer.tops[0])
-    if len(layer.tops) > 1:
-        raise _fixed(ctx, "the MAX pooling mask is expressed at one size")
     if p.kernel is None:
         g.node("Global" + op, [x], [top], name=layer.name)
         return
@@ -605,21 +618,30 @@ def upsample(ctx: Context) -> None:
                [g.write(layer.tops[0])], name=layer.name, mode="nearest", axes=[2, 3],
                coordinate_transformation_mode="asymmetric", nearest_mode="floor")
         return
-    if _varies(ctx, layer.bottoms[0]) or _varies(ctx, layer.tops[0]):
-        raise _fixed(ctx, "unpooling through a mask is expressed at one size")
     x, mask = (g.value(b) for b in layer.bottoms)
+    dynamic = _varies(ctx, layer.bottoms[0]) and not p.upsample_h
     flat_x, flat_i, idx, dims, shape, zeros, scattered = (
         g.tmp(layer, t) for t in ("flat_x", "flat_mask", "index", "dims", "shape", "zeros", "top"))
     g.node("Reshape", [x, g.const(layer, "flat", np.array([0, 0, -1], np.int64))], [flat_x])
     g.node("Reshape", [mask, g.const(layer, "flat", np.array([0, 0, -1], np.int64))], [flat_i])
     g.node("Cast", [flat_i], [idx], to=7)
     g.node("Shape", [x], [dims], start=0, end=2)
-    g.node("Concat", [dims, g.const(layer, "plane", np.array([ho * wo], np.int64))], [shape], axis=0)
+    if dynamic:  # the top's size by Caffe's rule: H * scale - pad_out, at run time
+        top_hw = _int_op(ctx, "Sub", _int_op(ctx, "Mul", _dims(ctx, x, 2, 4, "hw"),
+                                             _int_vec(ctx, [p.scale_h, p.scale_w], "scale"), "hw_up"),
+                         _int_vec(ctx, [int(p.pad_out_h), int(p.pad_out_w)], "pad_out"), "top_hw")
+        plane = g.tmp(layer, "plane_now")
+        g.node("ReduceProd", [top_hw], [plane], keepdims=1)
+        top_shape = g.tmp(layer, "top_shape_now")
+        g.node("Concat", [_int_vec(ctx, [0, 0], "keep"), top_hw], [top_shape], axis=0)
+    else:
+        plane = g.const(layer, "plane", np.array([ho * wo], np.int64))
+        top_shape = g.const(layer, "top_shape", np.array([0, 0, ho, wo], np.int64))
+    g.node("Concat", [dims, plane], [shape], axis=0)
     g.node("ConstantOfShape", [shape], [zeros],
            value=helper_tensor(np.zeros(1, np.float32)))
     g.node("ScatterElements", [zeros, idx, flat_x], [scattered], axis=2)
-    g.node("Reshape", [scattered, g.const(layer, "top_shape", np.array([0, 0, ho, wo], np.int64))],
-           [g.write(layer.tops[0])], name=layer.name)
+    g.node("Reshape", [scattered, top_shape], [g.write(layer.tops[0])], name=layer.name)
 
 
 def helper_tensor(array: np.ndarray):

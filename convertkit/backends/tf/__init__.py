@@ -317,8 +317,6 @@ def pooling(ctx: Context) -> Op:
     CaffePool2D); a second top is the MAX pool's mask."""
     p = ctx.layer.hparams
     mask = len(ctx.layer.tops) > 1  # MAX with the mask of max positions (SegNet)
-    if mask and varies(ctx, ctx.layer.bottoms[0]):
-        raise FixedSize(ctx.layer, "the MAX pooling mask is built for one size")
     layer = L.CaffePool2D(p.method, p.kernel, strides=p.stride, pad=p.pad, ceil=p.ceil,
                           with_mask=mask, name=_name(ctx))
     if mask:
@@ -470,9 +468,10 @@ def upsample(ctx: Context) -> Op:
     if p.dialect == "nearest":
         return _single(L.CaffeUpsample(p.scale_h, p.scale_w, name=_name(ctx)))
     _, _, ho, wo = ctx.top_shapes[0]
-    if varies(ctx, ctx.layer.bottoms[0]) or varies(ctx, ctx.layer.tops[0]):
-        raise FixedSize(ctx.layer, "unpooling through a mask is built for one size")
-    return _multi(L.CaffeUnpool(ho, wo, name=_name(ctx)))
+    if varies(ctx, ctx.layer.bottoms[0]) and not p.upsample_h:  # the size follows the input
+        ho = wo = 0
+    return _multi(L.CaffeUnpool(ho, wo, (p.scale_h, p.scale_w), (int(p.pad_out_h),
+                                                                int(p.pad_out_w)), name=_name(ctx)))
 
 
 @BACKEND.register("PriorBox")

@@ -568,8 +568,6 @@ class CaffePool2D(keras.layers.Layer):
         its integer rule (ceil with the clip to windows starting inside the padded
         input), the overhang padded or cropped, AVE divided by Caffe's divisor (the
         average of a map of ones over [-pad, H + pad), zeros past it)."""
-        if self.with_mask:
-            raise ValueError("the MAX pooling mask is built for one input size")
         if self.kernel is None:  # global pooling
             if self.method == "MAX":
                 return tf.reduce_max(x, axis=[1, 2], keepdims=True)
@@ -595,7 +593,12 @@ class CaffePool2D(keras.layers.Layer):
         fill = -FLT_MAX if self.method == "MAX" else 0.0
         xp = tf.pad(x, pads, constant_values=fill)
         if self.method == "MAX":
-            return tf.nn.max_pool2d(xp, kernel, self.strides, "VALID")
+            y = tf.nn.max_pool2d(xp, kernel, self.strides, "VALID")
+            if not self.with_mask:
+                return y
+            outs = [(size + a + p - k) // s + 1 for size, a, p, k, s in
+                    ((shape[1], ah, ph, kernel[0], sh), (shape[2], aw, pw, kernel[1], sw))]
+            return [y, self._mask(xp, kernel, outs, shape[1], shape[2])]
         area = float(kernel[0] * kernel[1])
         if self.method == "STOCHASTIC":
             sq = tf.nn.avg_pool2d(xp * xp, kernel, self.strides, "VALID") * area
@@ -612,15 +615,19 @@ class CaffePool2D(keras.layers.Layer):
         a tap replacing the best so far only where it is strictly greater."""
         (kh, kw), (sh, sw), (ph, pw), (ho, wo) = kernel, self.strides, self.pad, out
         best, where = tf.constant(-FLT_MAX), tf.constant(-1.0)
+        static = all(isinstance(v, int) for v in (ho, wo, w))
+        arange = np.arange if static else (lambda n: tf.range(n))
         for i in range(kh):
-            rows = np.arange(ho) * sh - ph + i
+            rows = arange(ho) * sh - ph + i
             for j in range(kw):
-                cols = np.arange(wo) * sw - pw + j
+                cols = arange(wo) * sw - pw + j
                 tap = xp[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :]
-                index = (rows[:, None] * w + cols[None, :]).astype(np.float32)
+                index = rows[:, None] * w + cols[None, :]
+                index = (tf.constant(index.astype(np.float32).reshape(1, ho, wo, 1)) if static
+                         else tf.cast(index, tf.float32)[None, :, :, None])
                 better = tap > best  # padding (-FLT_MAX) never is
                 best = tf.where(better, tap, best)
-                where = tf.where(better, tf.constant(index.reshape(1, ho, wo, 1)), where)
+                where = tf.where(better, index, where)
         return where
 
     def get_config(self):
@@ -909,14 +916,27 @@ class CaffeUnpool(keras.layers.Layer):
     each value written where its mask (``h * W + w``, from a MAX pool) points; of two
     writes to one cell the later (in Caffe's row-major loop) wins, exactly."""
 
-    def __init__(self, height, width, **kwargs):
+    def __init__(self, height, width, scale=(2, 2), pad_out=(0, 0), **kwargs):
         super().__init__(**_base(kwargs))
         self.height, self.width = int(height), int(width)
+        self.scale, self.pad_out = _pair(scale), _pair(pad_out)
+
+    def _size(self, x):
+        """(height, width) of the top: its own, or (height 0) the bottom's times the
+        scale less pad_out, at run time (a free input size)."""
+        if self.height:
+            return self.height, self.width
+        shape = tf.shape(x)
+        return (shape[2] * self.scale[0] - self.pad_out[0],
+                shape[3] * self.scale[1] - self.pad_out[1])
 
     def call(self, inputs):
         x, mask = (to_caffe(t) for t in inputs)
         n, c = tf.shape(x)[0], int(x.shape[1])
-        plane = self.height * self.width
+        height, width = self._size(x)
+        plane = height * width
+        if not isinstance(plane, int):
+            plane = tf.cast(plane, tf.int64)
         values = tf.reshape(x, [-1])
         where = tf.reshape(tf.cast(mask, tf.int64), tf.stack([n * c, -1]))
         base = tf.range(tf.cast(n * c, tf.int64), dtype=tf.int64)[:, None] * plane
@@ -925,11 +945,12 @@ class CaffeUnpool(keras.layers.Layer):
         # The last writer of each cell: the largest source position pointing at it.
         last = tf.math.unsorted_segment_max(source, target, tf.cast(n * c, tf.int64) * plane)
         top = tf.where(last >= 0, tf.gather(values, tf.maximum(last, 0)), 0.0)
-        return to_internal(tf.reshape(top, tf.stack([n, c, self.height, self.width])))
+        return to_internal(tf.reshape(top, tf.stack([n, c, height, width])))
 
     def get_config(self):
         config = super().get_config()
-        config.update(height=self.height, width=self.width)
+        config.update(height=self.height, width=self.width, scale=list(self.scale),
+                      pad_out=list(self.pad_out))
         return config
 
 

@@ -625,7 +625,20 @@ def _reshape_to_plan(ctx: Context) -> Op:
     return Op(None, lambda xs: [xs[0].reshape(impl.reshape([tuple(int(d) for d in xs[0].shape)])[0])])
 
 
-BACKEND.register("Reshape")(_reshape_to_plan)
+@BACKEND.register("Reshape")
+def reshape(ctx: Context) -> Op:
+    """Caffe's dims on the bottom's own sizes: 0 copies an axis, one -1 is inferred
+    (no size is read as a Python int, so a free size stays free in torch.export)."""
+    p, nd = ctx.layer.hparams, len(ctx.bottom_shapes[0])
+    start = p.axis if p.axis >= 0 else nd + p.axis + 1
+    end = nd if p.num_axes == -1 else start + p.num_axes
+
+    def run(x):
+        shape = list(x.shape)
+        mid = [shape[start + i] if d == 0 else d for i, d in enumerate(p.dims)]
+        return x.reshape(shape[:start] + mid + shape[end:])
+
+    return _pointwise(run)
 
 
 @BACKEND.register("Flatten")

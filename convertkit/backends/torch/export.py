@@ -76,9 +76,23 @@ def export_with_sizes(net: Net, state=None, sizes=None) -> tuple[bytes, dict[str
         for auto in (True,) if sizes.fixed_outputs else (False, True):
             try:
                 program = torch.export.export(module, examples, dynamic_shapes=(dims(auto),))
-                break
             except Exception:  # noqa: BLE001 - a size PyTorch cannot keep symbolic
                 continue
+            # Dim.AUTO keeps a size it cannot leave free at the example's value: the
+            # planned size is wanted there, not the example's 2.
+            got = program_sizes(program, module.input_names)
+            pinned = {n: [a for a in sizes.free.get(n, ()) if isinstance(got[n][a], int)]
+                      for n in module.input_names if n in got}
+            if any(pinned.values()):
+                sizes = sizes.pin(sorted({a for v in pinned.values() for a in v}),
+                                  layer="torch.export", type="pt2",
+                                  why="PyTorch keeps it at the planned size")
+                examples = tuple(example(n) for n in module.input_names)
+                try:
+                    program = torch.export.export(module, examples, dynamic_shapes=(dims(True),))
+                except Exception:  # noqa: BLE001
+                    program = None
+            break
         if program is None:  # every size as planned
             program = torch.export.export(module, tuple(torch.zeros(plan.inputs[n])
                                                         for n in module.input_names))
