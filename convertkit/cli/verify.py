@@ -168,6 +168,12 @@ def _summary(report: dict) -> None:
                        f"{worst:<40} {agree:>10} {s['seconds']:7.2f}")
             if s["ends_at"] is not None:
                 click.echo(f"    {s['ends_at']['why']}")
+            if s.get("near_ties"):
+                ties = s["near_ties"]
+                gap = max(t["max_value_diff"] for t in ties.values())
+                click.echo(f"    {sum(t['flips'] for t in ties.values())} near-tie index flips ("
+                           + ", ".join(f"{n} {t['flips']}" for n, t in ties.items())
+                           + f"; values within {gap:.1g}): later layers judged by what they explain")
             if s["first_divergence"] is not None:
                 click.echo(f"    first divergence: {_first(s['first_divergence'])}")
             if s["message"]:

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ._elementwise import F32, f32
-from .base import LayerImpl, Shape, canonical_axis, count, fmt_shape, register
+from .base import LayerImpl, Shape, canonical_axis, count, fmt_shape, gather_indices, register
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,15 @@ class ArgMax(LayerImpl):
     def output_hint(self, k: int = 0) -> str | None:
         # Indices alone; with out_max_val the top mixes indices and values.
         return None if self.p.out_max_val else "indices"
+
+    def indexed_values(self, bottoms: Sequence[np.ndarray], top: np.ndarray, k: int) -> np.ndarray:
+        x = f32(bottoms[0])
+        if self.p.axis is not None:
+            axis = canonical_axis(self.p.axis, x.ndim, self)
+            got = gather_indices(np.moveaxis(x, axis, -1), np.moveaxis(np.asarray(top), axis, -1))
+            return np.ascontiguousarray(np.moveaxis(got, -1, axis))
+        flat = np.asarray(top).reshape(x.shape[0], -1)
+        return gather_indices(x.reshape(x.shape[0], -1), flat).reshape(np.shape(top))
 
     def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])

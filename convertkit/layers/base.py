@@ -147,6 +147,13 @@ class LayerImpl:
         in these terms (convertkit/verify/kinds.py)."""
         return None
 
+    def indexed_values(self, bottoms: Sequence[np.ndarray], top: np.ndarray, k: int) -> np.ndarray:
+        """For a top of ``output_hint(k) == "indices"``: the bottom values its indices
+        point at (shaped like the top). Two runtimes' index tops are compared by these
+        values, so that a float-noise near-tie that moves an index is told apart from a
+        wrong index. Indices that are not whole numbers in range give NaN."""
+        raise NotImplementedError(f"{self.type_name}: top {k} holds no indices")
+
     # 7. structure that graph passes rely on -----------------------------------------
     def weight_axes(self) -> tuple[int, int] | None:
         """(output-channel axis, input-channel axis) of the ``weight`` param, for layers
@@ -204,6 +211,18 @@ class LayerImpl:
     def fail(self, message: str) -> ShapeError:
         """A ShapeError naming this layer (raise the result)."""
         return ShapeError(message, layer=self.name)
+
+
+def gather_indices(values: np.ndarray, index: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``values`` at float ``index`` along ``axis`` (numpy's take_along_axis), with NaN
+    where an index is not a whole number within the axis."""
+    index = np.asarray(index)
+    n = values.shape[axis]
+    valid = np.isfinite(index) & (index == np.round(index)) & (index >= 0) & (index < n)
+    safe = np.where(valid, index, 0).astype(np.int64)
+    out = np.take_along_axis(values, safe, axis=axis).astype(np.float32)
+    out[~valid] = np.nan
+    return out
 
 
 def fmt_shape(shape: Sequence[int]) -> str:

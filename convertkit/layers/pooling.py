@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import PrototxtError
-from .base import LayerImpl, Shape, fmt_shape, register
+from .base import LayerImpl, Shape, fmt_shape, gather_indices, register
 
 FLT_MAX = np.float32(np.finfo(np.float32).max)
 FLT_MIN = np.float32(np.finfo(np.float32).tiny)
@@ -141,6 +141,12 @@ class PoolingLayer(LayerImpl):
 
     def output_hint(self, k: int = 0) -> str | None:
         return "indices" if k == 1 else None  # MAX's mask: flat positions in the bottom
+
+    def indexed_values(self, bottoms: Sequence[np.ndarray], top: np.ndarray, k: int) -> np.ndarray:
+        x = np.asarray(bottoms[0], np.float32)
+        n, c = x.shape[:2]
+        flat = gather_indices(x.reshape(n, c, -1), np.asarray(top).reshape(n, c, -1))
+        return flat.reshape(np.shape(top))
 
     def macs(self, bottom_shapes: Sequence[Shape], top_shapes: Sequence[Shape]) -> int:
         kh, kw = self._kernel(bottom_shapes[0])

@@ -45,7 +45,8 @@ def forward(
     holds it after the pass) or a list of blob names. ``before_layer(layer, bottoms)``
     runs before each layer (calibration uses it to set statistics), and
     ``after_layer(layer, tops)`` after it with that layer's own outputs (per-layer
-    comparisons use it). Inputs of another size or batch are planned afresh; the
+    comparisons use it); an array it puts in the list replaces that top for the rest
+    of the pass (verify computes the reference from a runtime's near-tie indices). Inputs of another size or batch are planned afresh; the
     net itself is not changed.
     """
     values = input_arrays(net, inputs)
@@ -61,7 +62,7 @@ def forward(
         bottoms = [values[b] for b in layer.bottoms]
         if before_layer is not None:
             before_layer(layer, bottoms)
-        tops = layer.impl.forward(bottoms, layer.params)
+        tops = list(layer.impl.forward(bottoms, layer.params))
         dynamic = getattr(layer.impl, "dynamic_output", False)
         for top, arr, shape in zip(layer.tops, tops, plan.tops[i]):
             if tuple(arr.shape) != tuple(shape) and not dynamic:
@@ -71,7 +72,7 @@ def forward(
                 raise ShapeError(f"forward produced {arr.dtype} for '{top}', not float32",
                                  layer=layer.name)
         if after_layer is not None:
-            after_layer(layer, list(tops))
+            after_layer(layer, tops)  # it may replace a top (verify's near-tie indices)
         for top, arr in zip(layer.tops, tops):
             values[top] = arr
         for b in layer.bottoms:

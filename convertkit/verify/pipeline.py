@@ -134,6 +134,8 @@ class _Track:
     views: dict = field(default_factory=dict)
     #: Classification outputs: output -> [rows whose top-1 agrees, top-5 agrees, rows].
     topk: dict = field(default_factory=dict)
+    #: Index tops whose indices moved at near-ties: layer -> [flips, max |value diff|].
+    ties: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     params_only: bool = False
     param_rel: dict[str, float] | None = None
@@ -145,6 +147,15 @@ class _Track:
     #: cannot express them (it is checked up to there), and why; None: the whole net.
     net: Net | None = None
     cut: str | None = None
+
+    def output_state(self):
+        """What comparing outputs accumulates (restored when a pass is judged again)."""
+        import copy
+
+        return copy.deepcopy((self.outputs, self.agreement, self.topk))
+
+    def restore_outputs(self, state) -> None:
+        self.outputs, self.agreement, self.topk = state
 
     def fresh(self) -> "_Track":
         """The same subject and runner, with nothing accumulated yet."""
@@ -181,6 +192,15 @@ class _Variant:
     ref_views: list = field(default_factory=list)
     #: Output -> its kind (verify/kinds.py), decided on the first input.
     kinds: dict = field(default_factory=dict)
+    #: Layers with tops that hold indices (MAX pooling masks, ArgMax): name -> tops.
+    index_layers: dict[str, list[int]] = field(init=False)
+
+    def __post_init__(self):
+        self.index_layers = {}
+        for layer in self.net.layers:
+            ks = [k for k in range(len(layer.tops)) if layer.impl.output_hint(k) == "indices"]
+            if ks:
+                self.index_layers[layer.name] = ks
 
     def fresh(self) -> "_Variant":
         return _Variant(self.bn, self.net, list(self.notes), [t.fresh() for t in self.tracks],
@@ -263,21 +283,43 @@ class _Reference:
         self.ends: dict[str, np.ndarray] = {}
         self.end_stats: dict[str, M.RefStats] = {}
         self.layers: dict[str, list[np.ndarray]] = {}
+        #: The bottoms of the layers that output indices (kept with the layers).
+        self.bottoms: dict[str, list[np.ndarray]] = {}
         self._stats: dict[tuple[str, int], M.RefStats] = {}
 
-    def run(self, keep_layers: bool, ends: Sequence[str] = ()) -> None:
-        from ..runtime.numpy import NumpyRuntime
+    def run(self, keep_layers: bool, ends: Sequence[str] = (), index_layers=(),
+            substitute: dict[str, dict[int, np.ndarray]] | None = None) -> None:
+        """One pass. ``keep_layers``: keep every layer's outputs (and the bottoms of
+        ``index_layers``); ``substitute``: layer -> {top: array} put in place of those
+        tops for the rest of the pass."""
+        from ..runtime.numpy import forward
 
-        def keep(name, tops):
-            self.layers[name] = self.forms.tops(name, list(tops))
+        def before(layer, bottoms):
+            if layer.name in index_layers:
+                self.bottoms[layer.name] = list(bottoms)
+
+        def after(layer, tops):
+            for k, a in (substitute or {}).get(layer.name, {}).items():
+                tops[k] = a
+            if keep_layers:
+                self.layers[layer.name] = self.forms.tops(layer.name, list(tops))
 
         outputs = list(self.net.outputs)
-        out = NumpyRuntime(self.net).forward(self.inputs, keep=outputs + list(ends),
-                                              on_layer=keep if keep_layers else None)
+        out = forward(self.net, self.inputs, keep=outputs + list(ends),
+                      before_layer=before if keep_layers and index_layers else None,
+                      after_layer=after if keep_layers or substitute else None)
         if not self.outputs:
             self.outputs = {o: self.forms.blob(o, out[o]) for o in outputs}
             self.ends = {o: out[o] for o in ends}
             self.end_stats = {o: M.ref_stats(a) for o, a in self.ends.items()}
+
+    def adjusted(self, substitute: dict[str, dict[int, np.ndarray]], index_layers=()) -> "_Reference":
+        """The reference computed from a runtime's choice at its near-tie indices: what
+        those ties explain downstream."""
+        other = _Reference(self.net, self.inputs, self.forms)
+        other.run(keep_layers=True, ends=list(self.ends), index_layers=index_layers,
+                  substitute=substitute)
+        return other
 
     def stat(self, name: str, k: int) -> M.RefStats:
         key = (name, k)
@@ -498,7 +540,7 @@ class Verifier:
         # The blobs a cut net ends at, for the subjects that are checked up to there.
         ends = sorted({o for t in v.tracks if t.net is not None for o in t.net.outputs}
                       - set(v.net.outputs))
-        ref.run(keep_layers=every_layer, ends=ends)
+        ref.run(keep_layers=every_layer, ends=ends, index_layers=v.index_layers)
         v.reference_seconds += time.perf_counter() - t0
         ref_out = ref.outputs
         if not v.kinds:
@@ -531,20 +573,25 @@ class Verifier:
                     or track.params_only):
                 continue
             hooked = track.per_layer and every_layer
+            # Outputs off by a near-tie index are judged again on the hooked pass.
+            saved = track.output_state() if track.per_layer and not hooked and v.index_layers \
+                else None
             within = self._subject(track, v, ref, context, hooked)
             track.images += 1
             track.hooked += int(hooked)
             if track.per_layer and not hooked and within is False:
-                diverged.append(track)
+                diverged.append((track, saved))
         if diverged:  # --layers auto: name the first divergent layer of these
             t0 = time.perf_counter()
-            ref.run(keep_layers=True)
+            ref.run(keep_layers=True, index_layers=v.index_layers)
             v.reference_seconds += time.perf_counter() - t0
-            for track in diverged:
+            for track, saved in diverged:
                 if progress:
                     progress(f"{sample.name}: {track.subject.name} ({v.bn}), per layer",
                              step + len(v.tracks), total)
-                self._subject(track, v, ref, context, True, outputs=False)
+                if saved is not None:
+                    track.restore_outputs(saved)
+                self._subject(track, v, ref, context, True, outputs=saved is not None)
                 track.hooked += 1
         first = {o: (a, ref_labels[o]) for o, a in ref_out.items()}
         return keep_ref if keep_ref is not None else first
@@ -569,13 +616,27 @@ class Verifier:
         try:
             out = track.runner.forward(inputs, on_layer=on_layer if hooked else None)
             t1 = time.perf_counter()
+            # Index tops first, by the values they point at; where a runtime's index
+            # moved at a near-tie, the layers after it (and the outputs) are compared
+            # with the reference computed from that runtime's choice.
+            against = self._index_tops(track, v, ref, pending, i)
+            substitute = against is not ref
             while pending:  # popped, so that each layer's outputs are freed once compared
                 name, tops = pending.popleft()
                 track.seen.add(name)
-                ref_tops = ref.layers[name]
+                ref_tops = against.layers[name]
                 for k, top in enumerate(list(tops)[:len(ref_tops)]):
-                    d = M.compare(top, ref_tops[k], ref.stat(name, k))
+                    if k in v.index_layers.get(name, ()):
+                        continue  # compared above
+                    d = M.compare(top, ref_tops[k], against.stat(name, k))
                     track.layers.setdefault((name, k), M.Diff()).add(d, i)
+            if substitute and track.net is None:
+                ref_out = against.outputs
+                out_stats = {o: M.ref_stats(a) for o, a in ref_out.items()}
+                ref_labels = {o: M.labels_of(a) if ref_labels.get(o) is not None else None
+                              for o, a in ref_out.items()}
+                decided = {o: M.decided_mask(a, self.opt.rtol * out_stats[o].max_abs)
+                           for o, a in ref_out.items() if ref_labels[o] is not None}
             out = {o: v.forms.blob(o, a) for o, a in out.items()}
             if track.net is not None:  # a cut net: its own outputs
                 names = track.net.outputs
@@ -591,6 +652,45 @@ class Verifier:
         track.seconds += time.perf_counter() - t0
         track.forward_seconds += t1 - t0
         return within
+
+    def _index_tops(self, track: _Track, v: _Variant, ref: "_Reference", pending, i: int):
+        """Compare the index tops among ``pending`` (in layer order) by the reference
+        bottom's values they point at, and count the indices that moved at near-ties
+        (the two values within the tolerance). Returns the reference to compare the
+        rest with: ``ref`` itself, or where indices moved at near-ties, the reference
+        computed from this runtime's choice there (each index layer is judged against
+        the reference that the ties before it explain)."""
+        substitute: dict[str, dict[int, np.ndarray]] = {}
+        current = ref
+        for name, tops in pending:
+            ks = v.index_layers.get(name)
+            if not ks or name not in current.bottoms:
+                continue
+            impl = v.net.layers[v.index[name]].impl
+            moved_here = False
+            for k in ks:
+                if k >= len(tops):
+                    continue
+                got, want = np.asarray(tops[k], np.float32), current.layers[name][k]
+                diffs = track.layers.setdefault((name, k), M.Diff())
+                if got.shape != want.shape:
+                    diffs.add(M.compare(got, want), i)
+                    continue
+                rv = impl.indexed_values(current.bottoms[name], want, k)
+                gv = impl.indexed_values(current.bottoms[name], got, k)
+                stats = M.ref_stats(rv)
+                diffs.add(M.compare(gv, rv, stats), i)
+                gap = np.abs(gv - rv)
+                tie = (got != want) & (gap <= self.opt.rtol * stats.max_abs)
+                if tie.any():
+                    count = track.ties.setdefault(name, [0, 0.0])
+                    count[0] += int(tie.sum())
+                    count[1] = max(count[1], float(gap[tie].max()))
+                    substitute.setdefault(name, {})[k] = np.where(tie, got, want).astype(np.float32)
+                    moved_here = True
+            if moved_here:
+                current = ref.adjusted(substitute, v.index_layers)
+        return current
 
     def _outputs(self, track: _Track, v: _Variant, i, out, ref_out, out_stats, ref_labels,
                  decided) -> bool:
@@ -738,6 +838,14 @@ def _subject_entry(track: _Track, v: _Variant, rtol: float) -> dict:
     if track.skipped is not None:
         entry.update(verdict="skipped", message=track.skipped)
         return entry
+    if track.ties:
+        entry["near_ties"] = {name: {"flips": n, "max_value_diff": M._num(gap)}
+                              for name, (n, gap) in track.ties.items()}
+        for name, (n, gap) in track.ties.items():
+            entry["notes"].append(
+                f"{n} near-tie index flip{'s' if n > 1 else ''} in {name} (values within "
+                f"{gap:.1g}): the layers after it are compared with the reference computed "
+                "from this runtime's choice")
     if track.error is not None:
         entry.update(verdict="error", message=track.error)
         return entry
