@@ -54,14 +54,19 @@ def _backend_check(name: str) -> Callable[[Net], None]:
 
 #: Format -> what the last model written in it takes (convertkit.sizes.FreeSizes):
 #: its builder leaves every size the net allows free, and a framework that expresses
-#: some layer at one size only pins height and width (read by :func:`convert`).
+#: some layer at one size only pins height and width (read by :func:`convert`);
+#: "net" -> (the net, its own free sizes), found once per net.
 EXPORTED_SIZES: dict[str, object] = {}
 
 
 def _sizes(net: Net):
+    """The net's free sizes, found once per net in a conversion."""
     from .sizes import free_sizes
 
-    return free_sizes(net)
+    kept = EXPORTED_SIZES.get("net")
+    if kept is None or kept[0] is not net:
+        EXPORTED_SIZES["net"] = (net, free_sizes(net))
+    return EXPORTED_SIZES["net"][1]
 
 
 def _pt2_check(net: Net) -> None:
@@ -274,19 +279,21 @@ def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: s
                                    "seconds": round(time.perf_counter() - t0, 3)}
         if fmt in EXPORTED_SIZES:
             summary["formats"][fmt]["sizes"] = EXPORTED_SIZES[fmt].as_json()
-    summary["notes"] += size_notes({f: EXPORTED_SIZES[f] for f in outputs if f in EXPORTED_SIZES})
+    summary["notes"] += size_notes({f: EXPORTED_SIZES[f] for f in outputs if f in EXPORTED_SIZES},
+                                   _sizes(net) if "net" in EXPORTED_SIZES else None)
     return summary
 
 
-def size_notes(exported: dict) -> list[str]:
+def size_notes(exported: dict, base=None) -> list[str]:
     """One note on the sizes the runnable formats take, when some stay fixed: the
-    fixed ones and the layers that fix them; a format that pinned more says so."""
+    fixed ones and the layers that fix them; a format that pinned more says so.
+    ``base``: the net's own free sizes (found again when not given)."""
     if not exported:
         return []
     from .sizes import fixed_text, free_sizes
 
     first = next(iter(exported.values()))
-    base = free_sizes(first.net, first.plan)
+    base = base if base is not None else free_sizes(first.net, first.plan)
     notes = [base.note()] if base.note() else []
     for fmt, sizes in exported.items():
         extra = [f for f in sizes.fixed if f not in base.fixed]

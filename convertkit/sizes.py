@@ -42,6 +42,8 @@ class FreeSizes:
     fixed: list[dict] = field(default_factory=list)
     #: Layers whose top has one size whatever the input (an Interp to explicit sizes).
     fixed_outputs: list[dict] = field(default_factory=list)
+    #: The net it is about.
+    net: Net | None = None
 
     @property
     def dynamic(self) -> bool:
@@ -67,16 +69,14 @@ class FreeSizes:
         return out
 
     def dim(self, blob: str, axis: int, shape: Shape) -> int | str:
-        """The ONNX-style dimension of axis ``axis`` of ``blob``: its size, or a name."""
+        """The ONNX-style dimension of axis ``axis`` of ``blob``: its size where it
+        stays, else a name ("batch"; an input's "height"/"width"; "<blob>_height")."""
         if axis not in self.varies.get(blob, ()):
             return int(shape[axis])
-        for name in self.plan.inputs:
-            if blob == name:
-                return AXIS_NAMES.get(axis, f"dim{axis}")
-        base = AXIS_NAMES.get(axis, f"dim{axis}") if len(shape) == 4 or axis == 0 else f"dim{axis}"
         if axis == 0:
             return "batch"
-        return f"{blob}_{base}"
+        label = AXIS_NAMES.get(axis, f"dim{axis}") if len(shape) == 4 else f"dim{axis}"
+        return label if blob in self.plan.inputs else f"{blob}_{label}"
 
     def input_dims(self, name: str) -> list[int | str]:
         shape = self.plan.inputs[name]
@@ -107,8 +107,6 @@ class FreeSizes:
         return {"inputs": {n: self.input_dims(n) for n in self.plan.inputs},
                 "fixed": list(self.fixed), "fixed_outputs": list(self.fixed_outputs)}
 
-    net: Net = None  # type: ignore[assignment]
-
 
 def fixed_text(entry: dict) -> str:
     """"height and width fixed by ip1: InnerProduct takes 400 features (...)"."""
@@ -129,11 +127,13 @@ def free_sizes(net: Net, plan: ShapePlan | None = None) -> FreeSizes:
             rules[layer.name] = (layer, found)
     free: dict[str, tuple[int, ...]] = {}
     fixed: dict[tuple[str, str], dict] = {}
+    tried: dict[tuple[str, int], list] = {}
     for name, shape in plan.inputs.items():
         axes = (0, 2, 3) if len(shape) == 4 else (0,)
         keep = []
         for axis in axes:
             plans, error = _perturbed(net, plan, name, axis)
+            tried[(name, axis)] = plans
             blockers = []
             for p in plans:
                 for layer, found in rules.values():
@@ -155,7 +155,7 @@ def free_sizes(net: Net, plan: ShapePlan | None = None) -> FreeSizes:
                 if AXIS_NAMES[axis] not in entry["axes"]:
                     entry["axes"].append(AXIS_NAMES[axis])
         free[name] = tuple(keep)
-    out = _analyse(net, plan, free)
+    out = _analyse(net, plan, free, tried)
     out.fixed = list(fixed.values())
     for layer in net.layers:
         why = layer.impl.fixed_output(plan.bottom_shapes(layer))
@@ -179,20 +179,21 @@ def _perturbed(net: Net, plan: ShapePlan, name: str, axis: int):
     return plans, error
 
 
-def _analyse(net: Net, plan: ShapePlan, free: Mapping[str, tuple[int, ...]]) -> FreeSizes:
-    """The blob axes that change when the free input axes do."""
+def _analyse(net: Net, plan: ShapePlan, free: Mapping[str, tuple[int, ...]],
+             tried: Mapping[tuple[str, int], list] | None = None) -> FreeSizes:
+    """The blob axes that change when the free input axes do (``tried``: the plans
+    at other sizes already made, by input and axis)."""
     varies: dict[str, set[int]] = {}
     for name, axes in free.items():
         for axis in axes:
-            for p in _perturbed(net, plan, name, axis)[0]:
+            plans = (tried or {}).get((name, axis))
+            for p in plans if plans is not None else _perturbed(net, plan, name, axis)[0]:
                 for blob, shape in p.blobs.items():
                     base = plan.blobs[blob]
                     changed = {a for a in range(min(len(shape), len(base))) if shape[a] != base[a]}
                     if changed:
                         varies.setdefault(blob, set()).update(changed)
-    out = FreeSizes(plan=plan, free=dict(free), varies=varies)
-    out.net = net
-    return out
+    return FreeSizes(plan=plan, free=dict(free), varies=varies, net=net)
 
 
 def at_shapes(net: Net, shapes: Mapping[str, Shape]) -> Net:

@@ -316,3 +316,37 @@ def test_unpooling_any_size(tmp_path):
     plane indices and the top's size (H * scale) follow the input in every export."""
     net = _net(FIXTURES / "nets" / "enet_like.prototxt")
     check_any_size(net, tmp_path, [(1, 3, 32, 48), (2, 3, 16, 16), (1, 3, 40, 24)])
+
+
+def test_verify_converts_at_the_inputs_size(tmp_path, capsys):
+    """verify of a fresh conversion (and of --converted files with free sizes) runs at
+    the size of its --input, not the prototxt's 7x7."""
+    from convertkit.wire import save_caffemodel
+
+    proto = FIXTURES / "nets" / "fsrcnn.prototxt"
+    model = tmp_path / "fsrcnn.caffemodel"
+    save_caffemodel(_net(proto), model)
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(0).standard_normal((1, 1, 40, 36)).astype(np.float32))
+    rc = main(["verify", str(proto), str(model), "--input", str(x), "--runtimes",
+               "torch,onnx,tf", "-q", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    subs = {s["name"]: s["verdict"] for v in report["variants"] for s in v["subjects"]}
+    assert rc == 0 and report["verdict"] == "pass", subs
+    for name in ("torch[fsrcnn.pt2]", "onnx[fsrcnn.onnx]", "tf[fsrcnn.savedmodel]",
+                 "tf[fsrcnn.keras]"):
+        assert subs[name] == "pass", subs
+    assert main(["convert", str(proto), str(model), "--to", "onnx,pt2,savedmodel,keras", "-o",
+                 str(tmp_path / "out"), "-q"]) == 0
+    rc = main(["verify", str(proto), str(model), "--input", str(x), "--converted",
+               str(tmp_path / "out"), "--runtimes", "torch,onnx,tf", "-q", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0 and report["verdict"] == "pass"
+
+
+@pytest.mark.slow
+def test_real_enet_any_size(tmp_path):
+    """A real model: ENet (MAX pooling masks, unpooling, dilated and asymmetric
+    convolutions), built at 64x128 by zoo make --from."""
+    net = _real("enet_deploy_final.prototxt", "1,3,64,128", tmp_path)
+    check_any_size(net, tmp_path, [(1, 3, 96, 64), (2, 3, 32, 96), (1, 3, 128, 160)])
