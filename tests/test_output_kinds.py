@@ -139,3 +139,18 @@ def test_verify_report_on_n_by_k_outputs_does_not_crash(name, tmp_path, capsys):
     assert rc == 0, out
     assert (tmp_path / "r" / "report.html").stat().st_size > 1000
     assert "verdict: PASS" in out
+
+
+def test_detections_are_drawn_per_runtime(tmp_path):
+    """SSD rows: compared as a set, each runtime's boxes drawn over the reference's."""
+    from support import tiny_ssd
+
+    net = convertkit.load(*tiny_ssd(tmp_path))
+    samples = samples_from_images(net, sample_images()[:1])
+    result = Verifier(net, Options(direct=True, runtimes=["torch"], visuals=True)).run(samples)
+    out = next(iter(result.report["model"]["output_kinds"].items()))
+    assert out[1] == "detection"
+    html = rep.html(result.report, result.visuals)
+    assert f"<h3>{out[0]} (detection)</h3>" in html
+    assert "numpy reference (BN keep), 30 detections" in html
+    assert "torch: 30 detections" in html
