@@ -172,6 +172,9 @@ class Net:
     notes: list[str] = field(default_factory=list)
     prototxt_path: str | None = None
     caffemodel_path: str | None = None
+    #: (prototxt, caffemodel) this net is exactly the reading of, for tools that read
+    #: the files themselves (real Caffe); None once a pass made a new net.
+    origin: tuple[str | None, str | None] | None = None
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
@@ -190,6 +193,7 @@ class Net:
         changes.setdefault("inputs", dict(self.inputs))
         changes.setdefault("layers", list(self.layers))
         changes.setdefault("notes", list(self.notes))
+        changes.setdefault("origin", None)  # no longer what the files say
         return dataclasses.replace(self, **changes)
 
     @property

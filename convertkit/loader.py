@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import ConvertError, PrototxtError, ShapeError, UnsupportedLayerError, UsageError, WeightMismatchError
 from .graph import MAX_BLOB_ELEMENTS, Layer, Net, ShapePlan
-from .layers import is_supported
+from .layers import impl_class, is_supported
 from .plugins import load_plugins
 from .layers.base import Shape, fmt_shape
 from .prototxt import ensure_file, filter_phase, parse_prototxt, upgrade
@@ -59,8 +59,10 @@ def load(
         notes = ["no prototxt given: the net definition stored in the caffemodel is used"]
         notes += upgrade(net_param, source)
         notes += _undo_inserted_splits(net_param)
+    phase_dropped: list[str] = []
     if prototxt is not None:
-        notes += filter_phase(net_param, phase, source)
+        phase_dropped = filter_phase(net_param, phase, source)
+        notes += phase_dropped
     else:  # Caffe saved the net it had built: already filtered for its phase
         phases = {r.phase for lp in net_param.layer for r in lp.include if r.HasField("phase")}
         if phases == {caffe_pb2().Phase.values_by_name["TRAIN"].number}:
@@ -72,6 +74,14 @@ def load(
     if model is not None:
         net.caffemodel_path = str(caffemodel)
         attach_weights(net, model)
+    kept = {layer.name for layer in net.layers} | set(net.inputs)
+    # Caffe can read the files as they are: nothing dropped (input layers aside).
+    as_written = not phase_dropped and all(
+        lp.name in kept or (not len(lp.bottom) and is_supported(lp.type)
+                            and not impl_class(lp.type).training_only)
+        for lp in net_param.layer)
+    if prototxt is not None and not defines and as_written:
+        net.origin = (str(prototxt), str(caffemodel) if caffemodel is not None else None)
     if input_shapes:
         input_shapes = dict(input_shapes)
         if None in input_shapes:  # "the net's only input"

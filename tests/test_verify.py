@@ -403,7 +403,7 @@ def test_weight_files_of_any_permutation_table_are_read_back(net):
 @pytest.mark.parametrize("args, words", [
     (["--image", "nope.png"], "nope.png: image not found"),
     (["--image", str(PROTO)], "is a text file"),
-    (["--runtimes", "caffe"], "unknown runtime(s) caffe"),
+    (["--runtimes", "caffee"], "unknown runtime(s) caffee"),
     (["--converted", "no/such/dir"], "no/such/dir: --converted: directory not found"),
     (["--converted", ".", "--direct"], "--converted and --direct exclude each other"),
     (["--converted", ".", "--bn", "both"], "--converted holds files of one BN variant"),

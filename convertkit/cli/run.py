@@ -14,7 +14,7 @@ RUNTIMES = tuple(info.name for info in runtime_infos())
 def _runtime_help() -> str:
     installed = set(installed_runtimes())
     parts = [f"{i.name} ({i.about})" if i.name in installed
-             else f"{i.name} (not installed: pip install 'convertkit[{i.extra}]')"
+             else f"{i.name} (not installed: {i.how_to_install})"
              for i in runtime_infos()]
     return "Which runtime runs the net: " + "; ".join(parts) + "."
 

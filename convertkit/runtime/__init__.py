@@ -5,6 +5,7 @@ name through :func:`create`. A framework is imported only when its runtime is us
 """
 from __future__ import annotations
 
+from .caffe import OWN_BUILD
 from .base import (Runtime, create, installed_runtimes, register_runtime, resolve_keep,
                    runtime_class, runtime_infos)
 
@@ -18,6 +19,9 @@ register_runtime("onnx", "convertkit.runtime.onnx:OnnxRuntime", requires=("onnx"
                  extra="onnx", about="the ONNX model convertkit writes, run by onnxruntime")
 register_runtime("tf", "convertkit.runtime.tf:TFRuntime", requires=("tensorflow",),
                  extra="tensorflow", about="a Keras 3 model built from the graph, run by TF")
+register_runtime("caffe", "convertkit.runtime.caffe:CaffeRuntime", requires=("caffe",),
+                 about="real Caffe through your own pycaffe build: the gold standard",
+                 own_build=OWN_BUILD)
 
 __all__ = ["Runtime", "create", "installed_runtimes", "register_runtime", "resolve_keep",
            "runtime_class", "runtime_infos"]

@@ -62,23 +62,30 @@ class RuntimeInfo:
     #: The pip extra that installs them: pip install 'convertkit[EXTRA]'.
     extra: str | None = None
     about: str = ""
+    #: How to get it when no pip extra does (a user's own build, such as pycaffe).
+    #: Such a runtime is used when present, never reported missing unless asked for,
+    #: and skipped with a note (not refused) when asked for and absent.
+    own_build: str | None = None
 
     @property
     def installed(self) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
 
+    @property
+    def how_to_install(self) -> str:
+        return self.own_build or f"pip install 'convertkit[{self.extra}]'"
+
     def install_hint(self) -> str:
-        return (f"the {self.name} runtime needs {', '.join(self.requires)}: "
-                f"pip install 'convertkit[{self.extra}]'")
+        return f"the {self.name} runtime needs {', '.join(self.requires)}: {self.how_to_install}"
 
 
 _RUNTIMES: dict[str, RuntimeInfo] = {}
 
 
 def register_runtime(name: str, target: str, requires: Iterable[str] = (),
-                     extra: str | None = None, about: str = "") -> None:
+                     extra: str | None = None, about: str = "", own_build: str | None = None) -> None:
     """Make a runtime known by name (``target`` is imported only when it is used)."""
-    _RUNTIMES[name] = RuntimeInfo(name, target, tuple(requires), extra, about)
+    _RUNTIMES[name] = RuntimeInfo(name, target, tuple(requires), extra, about, own_build)
 
 
 def runtime_infos() -> list[RuntimeInfo]:

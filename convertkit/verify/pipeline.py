@@ -233,17 +233,21 @@ def select_runtimes(requested: Sequence[str] | None) -> tuple[list[str], list[st
         unknown = [r for r in requested if r not in infos]
         if unknown:
             raise UsageError(f"unknown runtime(s) {', '.join(unknown)} (known: {', '.join(infos)})")
-        for r in requested:
-            if not infos[r].installed:
+        chosen, notes = [], []
+        for r in dict.fromkeys(requested):
+            if infos[r].installed:
+                chosen.append(r)
+            elif infos[r].own_build:  # a user's own build (pycaffe): a note, not a refusal
+                notes.append(f"runtime {r} skipped: {infos[r].install_hint()}")
+            else:
                 raise UsageError(infos[r].install_hint())
-        return list(dict.fromkeys(requested)), []
+        return chosen, notes
     chosen, notes = [], []
     for name, info in infos.items():
         if info.installed:
             chosen.append(name)
-        else:
-            notes.append(f"runtime {name} skipped: not installed (pip install "
-                         f"'convertkit[{info.extra}]')")
+        elif not info.own_build:
+            notes.append(f"runtime {name} skipped: not installed ({info.how_to_install})")
     return chosen, notes
 
 
@@ -371,8 +375,10 @@ class Verifier:
         others = [r for r in self.runtimes if r != "numpy"]
         if self.opt.direct:
             return [_Track.of(Subject(r, bn=bn), bn, vnet) for r in others]
-        if "opencv" in self.runtimes:  # the outside oracle reads the Caffe files
-            tracks.append(_Track.of(Subject("opencv", bn=bn), bn, vnet))
+        # The outside oracles (OpenCV dnn, real Caffe) read the Caffe files themselves.
+        for r in self.runtimes:
+            if r != "numpy" and r not in FORMAT_RUNTIME.values():
+                tracks.append(_Track.of(Subject(r, bn=bn), bn, vnet))
         if self.opt.converted is not None:
             found, notes = discover(Path(self.opt.converted))
             self.notes.extend(notes)
