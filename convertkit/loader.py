@@ -352,6 +352,10 @@ def attach_weights(net: Net, model: Caffemodel) -> None:
 def _fits(expected: Shape, actual: Shape, legacy: bool) -> bool:
     if tuple(expected) == tuple(actual):
         return True
+    # A scalar param (Scale/Bias with num_axes 0): Caffe saves no shape at all, which
+    # the reader gives as one value.
+    if {tuple(expected), tuple(actual)} == {(), (1,)}:
+        return True
     # Blobs saved with the legacy num/channels/height/width fields match a shape
     # that, padded with leading 1s to four axes, equals them (Blob::ShapeEquals).
     if legacy and len(expected) <= 4:

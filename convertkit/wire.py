@@ -41,8 +41,9 @@ BLOB_NUM, BLOB_CHANNELS, BLOB_HEIGHT, BLOB_WIDTH = 1, 2, 3, 4
 BLOB_DATA, BLOB_DIFF, BLOB_SHAPE, BLOB_DOUBLE_DATA, BLOB_DOUBLE_DIFF = 5, 6, 7, 8, 9
 
 #: Fields whose binary number differs between BVLC and our schema, per layer type:
-#: BVLC writes Input's input_param as 143, which is the fork's interp_param.
-BINARY_FIELD_ALIASES = {"Input": {143: 2143}}
+#: BVLC writes Input's input_param as 143, which is the fork's interp_param, and
+#: Embed's and Tile's params as 137 and 138, which are SegNet's.
+BINARY_FIELD_ALIASES = {"Input": {143: 2143}, "Embed": {137: 2137}, "Tile": {138: 2138}}
 
 WIRE_VARINT, WIRE_FIXED64, WIRE_LEN, WIRE_FIXED32 = 0, 1, 2, 5
 

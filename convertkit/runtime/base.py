@@ -113,6 +113,14 @@ def create(name: str, net: Net, **options) -> Runtime:
     return runtime_class(name)(net, **options)
 
 
+def caffe_order(a) -> np.ndarray:
+    """An array in C (Caffe's) order, copied only when it is not; a scalar blob (a
+    Reduction to axis 0) keeps its shape ``()``, which ``np.ascontiguousarray`` makes
+    ``(1,)``."""
+    a = np.asarray(a)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
 # Shared checks -------------------------------------------------------------------------
 
 def resolve_keep(net: Net, keep: Keep) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Mapping
 import numpy as np
 
 from ..graph import Net
-from .base import (Keep, LayerHook, Runtime, check_memory, input_arrays, plan_for,
+from .base import (Keep, LayerHook, Runtime, caffe_order, check_memory, input_arrays, plan_for,
                    resolve_keep)
 
 
@@ -67,4 +67,4 @@ class TFRuntime(Runtime):
         if on_layer is not None:
             for layer in self.net.layers:
                 on_layer(layer.name, layers[layer.name])
-        return {w: np.ascontiguousarray(blobs[w]) for w in wanted}
+        return {w: caffe_order(blobs[w]) for w in wanted}

@@ -16,7 +16,7 @@ import torch
 from ..backends.torch.model import CaffeModule
 from ..errors import UsageError, WeightMismatchError
 from ..graph import Net
-from .base import Keep, LayerHook, Runtime, input_arrays, plan_for, resolve_keep
+from .base import Keep, LayerHook, Runtime, caffe_order, input_arrays, plan_for, resolve_keep
 
 
 def state_dict_from_net(net: Net) -> dict[str, torch.Tensor]:
@@ -128,7 +128,7 @@ class TorchRuntime(Runtime):
             tensors = {n: _channels_last(torch.from_numpy(a).to(self.device, self.dtype))
                        for n, a in arrays.items()}
             out = mod.run(tensors, wanted, on_layer=hook)
-        return {n: np.ascontiguousarray(to_numpy(t)) for n, t in out.items()}
+        return {n: caffe_order(to_numpy(t)) for n, t in out.items()}
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:

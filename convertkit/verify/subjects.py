@@ -178,13 +178,15 @@ class KerasNetRunner(Runner):
         self.knet, self.notes = knet, []
 
     def forward(self, inputs, on_layer=None):
+        from ..runtime.base import caffe_order
+
         arrays = {n: np.asarray(inputs[n], np.float32) for n in self.knet.input_names}
         if on_layer is None:
             return self.knet.run_outputs(arrays)
         blobs, layers = self.knet.run_all(arrays)
         for layer in self.knet.net.layers:
             on_layer(layer.name, layers[layer.name])
-        return {n: np.ascontiguousarray(blobs[n]) for n in self.knet.output_names}
+        return {n: caffe_order(blobs[n]) for n in self.knet.output_names}
 
 
 def _open_keras_weights(subject: Subject, net: Net, shapes) -> Runner:

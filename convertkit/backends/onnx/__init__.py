@@ -808,3 +808,6 @@ def argmax(ctx: Context) -> None:
 from ...plugins import apply_pending  # noqa: E402
 
 apply_pending("onnx", BACKEND)
+# Handlers grouped by family, in their own modules.
+from . import activations, tensors  # noqa: E402,F401
+

@@ -70,7 +70,9 @@ class GraphBuilder:
         return self._add(f"{layer.name}/{what}", np.asarray(array))
 
     def _add(self, name: str, array: np.ndarray) -> str:
-        self.initializers[name] = numpy_helper.from_array(np.ascontiguousarray(array), name)
+        # np.require keeps a scalar's shape () (np.ascontiguousarray makes it (1,), and
+        # a scalar blob, such as a Reduction to axis 0, would then gain an axis).
+        self.initializers[name] = numpy_helper.from_array(np.require(array, requirements="C"), name)
         return name
 
     def node(self, op: str, inputs: list[str], outputs: list[str], name: str | None = None,

@@ -38,6 +38,65 @@ BACKEND.refuse("Bias", reason="OpenCV's Caffe importer has no Bias layer")
 BACKEND.refuse("Threshold", reason="OpenCV's Caffe importer has no Threshold layer")
 BACKEND.refuse("ArgMax", reason="OpenCV's Caffe importer has no ArgMax layer")
 BACKEND.refuse("Upsample", reason="OpenCV's Caffe importer has no Upsample layer (neither "
+BACKEND.refuse("Clip", reason="OpenCV's Caffe importer has no Clip layer")
+BACKEND.refuse("Reduction", reason="OpenCV's Caffe importer has no Reduction layer")
+BACKEND.refuse("Embed", reason="OpenCV's Caffe importer has no Embed layer")
+BACKEND.refuse("Tile", reason="OpenCV's Tile layer does not read Caffe's tile_param "
+               "(it wants its own 'repeats')")
+
+
+@BACKEND.register("Swish")
+def swish(ctx: Context) -> None:
+    """OpenCV's Swish is x * sigmoid(x): Caffe's with beta 1."""
+    if ctx.layer.hparams.beta != 1:
+        raise ctx.refuse(f"OpenCV's Swish has no beta (this one is {ctx.layer.hparams.beta:g})",
+                         BACKEND.name)
+    return None
+
+
+#: Types with axis fields: (parameter block, its axis fields). Caffe counts a negative
+#: axis from the end (Blob::CanonicalAxisIndex; Reshape's axis -1 means after the last
+#: axis); OpenCV's importer takes the number as it is, and fails, or corrupts memory
+#: (a Scale with axis -1 on a 2-axis bottom), on a negative one.
+AXES = {
+    "Concat": ("concat_param", ("axis",)),
+    "Slice": ("slice_param", ("axis",)),
+    "Softmax": ("softmax_param", ("axis",)),
+    "Scale": ("scale_param", ("axis",)),
+    "Crop": ("crop_param", ("axis",)),
+    "Flatten": ("flatten_param", ("axis", "end_axis")),
+    "InnerProduct": ("inner_product_param", ("axis",)),
+    "Reshape": ("reshape_param", ("axis",)),
+}
+
+
+@BACKEND.register(*AXES)
+def canonical_axes(ctx: Context) -> list[Layer] | None:
+    """The layer with every negative axis written as Caffe reads it, counted from 0."""
+    layer = ctx.layer
+    if layer.type == "InnerProduct":
+        _inner_product_check(ctx)
+    block, fields = AXES[layer.type]
+    rank = len(ctx.bottom_shapes[0])
+    lp = layer.to_proto()
+    params = getattr(lp, block)
+    changed = False
+    for f in fields:
+        value = getattr(params, f)
+        if value < 0:
+            # reshape_layer.cpp: start_axis = axis >= 0 ? axis : num_axes + axis + 1
+            setattr(params, f, value + rank + (1 if layer.type == "Reshape" else 0))
+            changed = True
+    return [layer.replace(proto=lp)] if changed else None
+
+
+def _inner_product_check(ctx: Context) -> None:
+    """OpenCV's InnerProduct keeps a second axis where Caffe's top has one (``axis: 0``
+    gives Caffe a top of num_output values), and its pass corrupts memory on some."""
+    if ctx.layer.hparams.axis % len(ctx.bottom_shapes[0]) == 0:
+        raise ctx.refuse("OpenCV's InnerProduct cannot take axis 0 (Caffe's top is one "
+                         "axis of num_output values; OpenCV's is not, and may crash)",
+                         BACKEND.name)
                "SegNet's unpooling nor nearest-neighbour)")
 
 

@@ -490,6 +490,9 @@ def roi_pooling(ctx: Context) -> Op:
     return _multi(L.CaffeROIPooling(p.pooled_h, p.pooled_w, p.spatial_scale, name=_name(ctx)))
 
 
+# Handlers grouped by family, in their own modules.
+from . import tensors  # noqa: E402,F401
+
 # Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402
 

@@ -669,6 +669,9 @@ def argmax(ctx: Context) -> Op:
 
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
+# Handlers grouped by family, in their own modules.
+from . import activations, tensors  # noqa: E402,F401
+
 from ...plugins import apply_pending  # noqa: E402
 
 apply_pending("torch", BACKEND)
