@@ -19,10 +19,9 @@ BACKEND = Backend("opencv")
 
 #: Types OpenCV's Caffe importer reads unchanged, with Caffe's semantics.
 NATIVE = (
-    "AbsVal", "BNLL", "BatchNorm", "Concat", "Convolution", "Crop", "Deconvolution",
-    "Dropout", "ELU", "Eltwise", "Exp", "Flatten", "InnerProduct", "Input", "LRN", "MVN",
-    "PReLU", "Power", "ReLU", "Reshape", "Scale", "Sigmoid", "Slice",
-    "Softmax", "Split", "TanH",
+    "AbsVal", "BNLL", "BatchNorm", "Convolution", "Deconvolution",
+    "Dropout", "ELU", "Eltwise", "Exp", "Input", "LRN", "MVN",
+    "PReLU", "Power", "ReLU", "Sigmoid", "Split", "TanH",
     # other forks' layers OpenCV implements itself
     "ReLU6", "Permute", "Normalize", "DetectionOutput", "ShuffleChannel",
     "ROIPooling",
@@ -38,6 +37,7 @@ BACKEND.refuse("Bias", reason="OpenCV's Caffe importer has no Bias layer")
 BACKEND.refuse("Threshold", reason="OpenCV's Caffe importer has no Threshold layer")
 BACKEND.refuse("ArgMax", reason="OpenCV's Caffe importer has no ArgMax layer")
 BACKEND.refuse("Upsample", reason="OpenCV's Caffe importer has no Upsample layer (neither "
+               "SegNet's unpooling nor nearest-neighbour)")
 BACKEND.refuse("Clip", reason="OpenCV's Caffe importer has no Clip layer")
 BACKEND.refuse("Reduction", reason="OpenCV's Caffe importer has no Reduction layer")
 BACKEND.refuse("Embed", reason="OpenCV's Caffe importer has no Embed layer")
@@ -97,7 +97,6 @@ def _inner_product_check(ctx: Context) -> None:
         raise ctx.refuse("OpenCV's InnerProduct cannot take axis 0 (Caffe's top is one "
                          "axis of num_output values; OpenCV's is not, and may crash)",
                          BACKEND.name)
-               "SegNet's unpooling nor nearest-neighbour)")
 
 
 @BACKEND.register("Pooling")
