@@ -255,7 +255,15 @@ BACKEND.register("Sigmoid")(lambda ctx: _unary(ctx, "Sigmoid"))
 BACKEND.register("TanH")(lambda ctx: _unary(ctx, "Tanh"))
 BACKEND.register("AbsVal")(lambda ctx: _unary(ctx, "Abs"))
 BACKEND.register("BNLL")(lambda ctx: _unary(ctx, "Softplus"))
-BACKEND.register("Dropout")(lambda ctx: _unary(ctx, "Identity"))
+@BACKEND.register("Dropout")
+def dropout(ctx: Context) -> None:
+    s = ctx.layer.impl.test_scale()  # py-faster-rcnn's scale_train: false
+    if s is None:
+        _unary(ctx, "Identity")
+        return
+    g, layer = _g(ctx), ctx.layer
+    g.node("Mul", [g.value(layer.bottoms[0]), g.const(layer, "scale", np.array(s, np.float32))],
+           [g.write(layer.tops[0])], name=layer.name)
 
 
 @BACKEND.register("Threshold")
@@ -804,10 +812,10 @@ def argmax(ctx: Context) -> None:
         g.node("Cast", [idx], [g.write(layer.tops[0])], name=layer.name, to=1)
 
 
+# Handlers grouped by family, in their own modules.
+from . import activations, tensors  # noqa: E402,F401
+
 # Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402
 
 apply_pending("onnx", BACKEND)
-# Handlers grouped by family, in their own modules.
-from . import activations, tensors  # noqa: E402,F401
-

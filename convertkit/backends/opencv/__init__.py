@@ -20,7 +20,7 @@ BACKEND = Backend("opencv")
 #: Types OpenCV's Caffe importer reads unchanged, with Caffe's semantics.
 NATIVE = (
     "AbsVal", "BNLL", "BatchNorm", "Convolution", "Deconvolution",
-    "Dropout", "ELU", "Eltwise", "Exp", "Input", "LRN", "MVN",
+    "ELU", "Eltwise", "Exp", "Input", "LRN", "MVN",
     "PReLU", "Power", "ReLU", "Sigmoid", "Split", "TanH",
     # other forks' layers OpenCV implements itself
     "ReLU6", "Permute", "Normalize", "DetectionOutput", "ShuffleChannel",
@@ -43,6 +43,19 @@ BACKEND.refuse("Reduction", reason="OpenCV's Caffe importer has no Reduction lay
 BACKEND.refuse("Embed", reason="OpenCV's Caffe importer has no Embed layer")
 BACKEND.refuse("Tile", reason="OpenCV's Tile layer does not read Caffe's tile_param "
                "(it wants its own 'repeats')")
+
+
+@BACKEND.register("Dropout")
+def dropout(ctx: Context) -> list[Layer] | None:
+    """OpenCV reads Dropout as the identity; py-faster-rcnn's ``scale_train: false``
+    scales at TEST: a Power layer with that scale, under the layer's name."""
+    s = ctx.layer.impl.test_scale()
+    if s is None:
+        return None
+    layer = ctx.layer
+    lp = caffe_pb2().LayerParameter(name=layer.name, type="Power")
+    lp.power_param.scale = float(s)
+    return [Layer(layer.name, "Power", list(layer.bottoms), list(layer.tops), lp, [])]
 
 
 @BACKEND.register("Swish")

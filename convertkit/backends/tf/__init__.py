@@ -237,7 +237,10 @@ def relu(ctx: Context) -> Op:
 @BACKEND.register("Dropout")
 def dropout(ctx: Context) -> Op:
     """Keras Dropout: the identity at inference (Caffe's TEST), Caffe's inverted
-    dropout when training."""
+    dropout when training. py-faster-rcnn's ``scale_train: false``: its TEST factor."""
+    s = ctx.layer.impl.test_scale()
+    if s is not None:
+        return _pointwise(ctx, "power", power=1.0, scale=float(s), shift=0.0)
     rate = ctx.layer.hparams.dropout_ratio
     return _single(keras.layers.Dropout(rate, name=_name(ctx), dtype="float32"))
 

@@ -243,7 +243,10 @@ def threshold(ctx: Context) -> Op:
 
 @BACKEND.register("Dropout")
 def dropout(ctx: Context) -> Op:
-    return _pointwise(lambda x: x)  # identity at TEST
+    s = ctx.layer.impl.test_scale()  # py-faster-rcnn's scale_train: false
+    if s is None:
+        return _pointwise(lambda x: x)  # identity at TEST
+    return _pointwise(lambda x: x * float(s))
 
 
 @BACKEND.register("Power")
@@ -668,10 +671,10 @@ def argmax(ctx: Context) -> Op:
     return Op(None, run)
 
 
-# Expressions that plugins declared for this backend (convertkit.plugins).
 # Handlers grouped by family, in their own modules.
 from . import activations, tensors  # noqa: E402,F401
 
+# Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402
 
 apply_pending("torch", BACKEND)
