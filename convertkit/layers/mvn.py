@@ -2,6 +2,9 @@
 ``across_channels``): y = (x - mean) / (std + eps), or just x - mean.
 
 Note eps is added to the standard deviation, not to the variance (unlike BN).
+The top always has 4 axes: MVNLayer::Reshape shapes it with the legacy
+num()/channels()/height()/width() accessors, which read 1 for an axis the bottom
+lacks, so an (N, C) bottom gives an (N, C, 1, 1) top.
 MACs: 1 per output element.
 """
 from __future__ import annotations
@@ -35,7 +38,7 @@ class MVN(ElementwiseImpl):
         # mvn_layer.cpp uses the legacy num()/channels() accessors: 1 to 4 axes.
         if not 1 <= len(bottom_shapes[0]) <= 4:
             raise self.fail(f"MVN needs a bottom with 1 to 4 axes, got {fmt_shape(bottom_shapes[0])}")
-        return [tuple(bottom_shapes[0])]
+        return [legacy_shape(bottom_shapes[0])]
 
     def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = f32(bottoms[0])
@@ -48,4 +51,10 @@ class MVN(ElementwiseImpl):
             # var = E[(X - E[X])^2]; then std = var^0.5; std += eps; top /= std.
             std = np.sqrt(np.square(centred).mean(axis=1, keepdims=True)) + F32(p.eps)
             centred = centred / std
-        return [centred.reshape(x.shape)]
+        return [centred.reshape(legacy_shape(x.shape))]
+
+
+def legacy_shape(shape: Sequence[int]) -> Shape:
+    """Blob::LegacyShape of every axis: (num, channels, height, width), 1 where the
+    blob has no such axis."""
+    return tuple(int(d) for d in shape) + (1,) * (4 - len(shape))

@@ -338,17 +338,24 @@ def mvn(ctx: Context) -> None:
     axes = g.const(layer, "axes", np.arange(start, len(shape), dtype=np.int64))
     x = g.value(layer.bottoms[0])
     mean, centred = g.tmp(layer, "mean"), g.tmp(layer, "centred")
+    # MVNLayer::Reshape uses the legacy accessors: the top has 4 axes.
+    grow = len(shape) < 4
+    out = g.tmp(layer, "mvn") if grow else g.write(layer.tops[0])
+    named = {} if grow else {"name": layer.name}
     g.node("ReduceMean", [x, axes], [mean], keepdims=1)
     if not p.normalize_variance:
-        g.node("Sub", [x, mean], [g.write(layer.tops[0])], name=layer.name)
-        return
-    g.node("Sub", [x, mean], [centred])
-    sq, var, std, std_eps = (g.tmp(layer, t) for t in ("sq", "var", "std", "std_eps"))
-    g.node("Mul", [centred, centred], [sq])
-    g.node("ReduceMean", [sq, axes], [var], keepdims=1)
-    g.node("Sqrt", [var], [std])
-    g.node("Add", [std, g.const(layer, "eps", np.array(p.eps, np.float32))], [std_eps])
-    g.node("Div", [centred, std_eps], [g.write(layer.tops[0])], name=layer.name)
+        g.node("Sub", [x, mean], [out], **named)
+    else:
+        g.node("Sub", [x, mean], [centred])
+        sq, var, std, std_eps = (g.tmp(layer, t) for t in ("sq", "var", "std", "std_eps"))
+        g.node("Mul", [centred, centred], [sq])
+        g.node("ReduceMean", [sq, axes], [var], keepdims=1)
+        g.node("Sqrt", [var], [std])
+        g.node("Add", [std, g.const(layer, "eps", np.array(p.eps, np.float32))], [std_eps])
+        g.node("Div", [centred, std_eps], [out], **named)
+    if grow:
+        new_axes = g.const(layer, "legacy_axes", np.arange(len(shape), 4, dtype=np.int64))
+        g.node("Unsqueeze", [out, new_axes], [g.write(layer.tops[0])], name=layer.name)
 
 
 @BACKEND.register("Softmax")

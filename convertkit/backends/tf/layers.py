@@ -412,7 +412,8 @@ class CaffeMVN(keras.layers.Layer):
         v = v - tf.reduce_mean(v, axis=1, keepdims=True)
         if self.normalize_variance:
             v = v / (tf.sqrt(tf.reduce_mean(tf.square(v), axis=1, keepdims=True)) + self.eps)
-        return to_internal(tf.reshape(v, shape))
+        # MVNLayer::Reshape uses the legacy accessors: the top has 4 axes.
+        return to_internal(tf.reshape(v, shape + [1] * (4 - len(shape))))
 
     def get_config(self):
         config = super().get_config()

@@ -292,7 +292,8 @@ def mvn(ctx: Context) -> Op:
         v = v - v.mean(dim=1, keepdim=True)
         if p.normalize_variance:
             v = v / (v.square().mean(dim=1, keepdim=True).sqrt() + p.eps)
-        return v.reshape(x.shape)
+        # MVNLayer::Reshape uses the legacy accessors: the top has 4 axes.
+        return v.reshape(tuple(x.shape) + (1,) * (4 - x.dim()))
 
     return _pointwise(run)
 
