@@ -50,13 +50,16 @@ class OnnxRuntime(Runtime):
         arrays = input_arrays(self.net, inputs)
         wanted = resolve_keep(self.net, keep)
         plan_for(self.net, arrays, wanted)
-        extra = on_layer is not None or any(w not in self.net.outputs and w not in arrays
+        # An input that an in-place layer overwrites holds that layer's value, as in
+        # Caffe's net.blobs; the others are what was fed.
+        fed = set(arrays) - {t for layer in self.net.layers for t in layer.tops}
+        extra = on_layer is not None or any(w not in self.net.outputs and w not in fed
                                             for w in wanted)
         sess, current, layer_out = self.session({n: a.shape for n, a in arrays.items()}, extra)
         available = {o.name for o in sess.get_outputs()}
-        names = sorted({current[w] for w in wanted if w not in arrays} & available
+        names = sorted({current[w] for w in wanted if w not in fed} & available
                        | (set(layer_out.values()) & available if on_layer else set()))
-        missing = [w for w in wanted if w not in arrays and current[w] not in available]
+        missing = [w for w in wanted if w not in fed and current[w] not in available]
         if missing:  # an in-place blob's final value that no layer output exposes
             raise RuntimeError(f"ONNX model does not expose blob(s) {missing}")
         values = dict(zip(names, sess.run(names, {n: a for n, a in arrays.items()})))
@@ -65,7 +68,7 @@ class OnnxRuntime(Runtime):
                 v = layer_out.get(layer.name)
                 if v is not None and v in values:
                     on_layer(layer.name, [values[v]])
-        return {w: arrays[w] if w in arrays else np.asarray(values[current[w]], np.float32)
+        return {w: arrays[w] if w in fed else np.asarray(values[current[w]], np.float32)
                 for w in wanted}
 
 

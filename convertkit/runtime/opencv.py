@@ -110,7 +110,10 @@ class OpenCVRuntime(Runtime):
         wanted = resolve_keep(self.net, keep)
         plan_for(self.net, arrays, wanted)
         cv = self.loaded(arrays)
-        blobs = [w for w in wanted if w not in arrays]
+        # An input that an in-place layer overwrites holds that layer's value, as in
+        # Caffe's net.blobs; the others are what was fed.
+        fed = set(arrays) - set(cv.writer)
+        blobs = [w for w in wanted if w not in fed]
         unread = [b for b in blobs if cv.writer[b] is None]
         if unread:
             raise UnsupportedLayerError(
@@ -126,7 +129,7 @@ class OpenCVRuntime(Runtime):
             for name, out in zip(layer_names, outs[len(names):]):
                 on_layer(name, [out])
         for w in wanted:
-            if w in arrays:
+            if w in fed:
                 results[w] = arrays[w]
         return {w: results[w] for w in wanted}
 
