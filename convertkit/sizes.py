@@ -141,10 +141,17 @@ def free_sizes(net: Net, plan: ShapePlan | None = None) -> FreeSizes:
                         before, after = plan.bottom_shapes(layer)[i], p.bottom_shapes(layer)[i]
                         if any(before[a] != after[a] for a in ax):
                             blockers.append((layer, why))
-            if not plans:
-                what = error.layer if getattr(error, "layer", None) else "the net"
-                blockers.append((None, f"no other {AXIS_NAMES[axis]} plans "
-                                       f"({what}: {getattr(error, 'cause', error)})"))
+            if not plans:  # no other size plans: the layer that refuses says why
+                where = getattr(error, "layer", None)
+                if where in rules:
+                    blockers += [(rules[where][0], why) for _, _, why in rules[where][1]]
+                elif where is not None:
+                    lay = net.layer(where)
+                    blockers.append((lay, f"no other {AXIS_NAMES[axis]} plans "
+                                          f"({getattr(error, 'cause', error)})"))
+                else:
+                    blockers.append((None, f"no other {AXIS_NAMES[axis]} plans "
+                                           f"({getattr(error, 'cause', error)})"))
             if not blockers:
                 keep.append(axis)
             for layer, why in dict.fromkeys(blockers):

@@ -39,12 +39,13 @@ def _zoo(name: str, size, width: float):
 
 
 def other_sizes(net, count: int = 3, reach: int = 12) -> list[tuple[int, ...]]:
-    """``count`` input shapes other than the declared one at which the net plans
-    (Caffe would run it), batch 1 or 2, as far apart as ``reach`` allows."""
+    """``count`` input shapes at which the net plans (Caffe would run it), each with a
+    height and a width other than the declared ones (and than each other's), batch 1
+    or 2, as far apart as ``reach`` allows."""
     (name, shape), = net.plan().inputs.items()
     found = []
     for dh, dw in itertools.product(range(reach, -reach - 1, -1), range(-reach, reach + 1)):
-        if (dh, dw) == (0, 0) or shape[2] + dh < 1 or shape[3] + dw < 1:
+        if dh == 0 or dw == 0 or shape[2] + dh < 1 or shape[3] + dw < 1:
             continue
         cand = (1 + len(found) % 2, shape[1], shape[2] + dh, shape[3] + dw)
         if any(c[2] == cand[2] or c[3] == cand[3] for c in found):
@@ -64,12 +65,18 @@ def _inputs(net, shape, seed=1):
     return {name: np.random.default_rng(seed).standard_normal(shape).astype(np.float32)}
 
 
+#: Subject -> the worst max|d| / max|ref| seen (printed per net; pytest -s shows it).
+WORST: dict[str, float] = {}
+
+
 def _close(got, want, what):
     got = np.asarray(got, np.float32)
     assert got.shape == want.shape, f"{what}: {got.shape} != {want.shape}"
     err = float(np.abs(got - want).max())
     bound = RTOL * float(np.abs(want).max())
     assert err <= bound, f"{what}: max|d| {err:.3g} > {bound:.3g}"
+    subject = what.split(" at ")[0]
+    WORST[subject] = max(WORST.get(subject, 0.0), err / max(float(np.abs(want).max()), 1e-30))
 
 
 def check_any_size(net, tmp_path: Path, sizes=None, runtimes=("torch", "onnx", "tf")):
@@ -108,6 +115,7 @@ def check_any_size(net, tmp_path: Path, sizes=None, runtimes=("torch", "onnx", "
     reference = NumpyRuntime(net)
     rts = {r: runtime.create(r, net) for r in runtimes}
     sizes = sizes or other_sizes(net)
+    WORST.clear()
     for shape in sizes:
         assert tuple(shape) != tuple(declared)
         feed = _inputs(net, shape)
@@ -130,6 +138,8 @@ def check_any_size(net, tmp_path: Path, sizes=None, runtimes=("torch", "onnx", "
         got = keras({name: x})
         for blob in outs:
             _close(np.asarray(got[blob]), want[blob], f".keras at {shape}")
+    print(f"\n{net.name or net.prototxt_path or 'net'} {fs.plan.inputs[name]} at {sizes}: worst max|d|/max|ref| "
+          + ", ".join(f"{k} {v:.1e}" for k, v in WORST.items()))
     return sizes
 
 
@@ -353,3 +363,28 @@ def test_real_enet_any_size(tmp_path):
     convolutions), built at 64x128 by zoo make --from."""
     net = _real("enet_deploy_final.prototxt", "1,3,64,128", tmp_path)
     check_any_size(net, tmp_path, [(1, 3, 96, 64), (2, 3, 32, 96), (1, 3, 128, 160)])
+
+
+def test_reshape_fixes_what_it_names(tmp_path):
+    """A Reshape to explicit dims fixes the count of the axes it replaces; one with a
+    -1 (or 0s over the sizes that change) leaves them free."""
+    def net_with(dims: str):
+        path = tmp_path / "r.prototxt"
+        path.write_text(f"""
+name: "r"
+input: "data"
+input_shape {{ dim: 1 dim: 3 dim: 4 dim: 4 }}
+layer {{ name: "c" type: "Convolution" bottom: "data" top: "c"
+  convolution_param {{ num_output: 2 kernel_size: 1 }} }}
+layer {{ name: "r" type: "Reshape" bottom: "c" top: "r" reshape_param {{ shape {{ {dims} }} }} }}
+""")
+        return _net(path)
+
+    fixed = free_sizes(net_with("dim: 0 dim: 32"))
+    assert fixed.free == {"data": (0,)}
+    assert fixed.fixed[0]["layer"] == "r" and fixed.fixed[0]["axes"] == ["height", "width"]
+    assert "Reshape to explicit dims [0, 32]" in fixed.note()
+    free = free_sizes(net_with("dim: 0 dim: 2 dim: -1"))
+    assert free.free == {"data": (0, 2, 3)} and free.note() is None
+    net = net_with("dim: 0 dim: 0 dim: -1")
+    check_any_size(net, tmp_path, [(2, 3, 5, 7), (1, 3, 9, 2), (1, 3, 3, 3)])
