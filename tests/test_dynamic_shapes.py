@@ -178,7 +178,8 @@ def test_pspnet_any_size(name, tmp_path):
 
 def test_pooling_and_crop_layouts_any_size(tmp_path):
     """The size rules that change with the input: ceil pooling whose last window must
-    start inside the padded input (pad > 0, and kernel < stride without pad), AVE
+    start inside the padded input (pad > 0, pad > kernel / 2, and kernel < stride
+    without pad), AVE
     divisors, global pooling, Crop offsets, Deconvolution and Interp zoom/shrink.
     (Odd sizes not divisible by 3: at others Caffe itself leaves windows of p_max and
     p_ave2 empty, giving -FLT_MAX and 0/0.)"""
@@ -196,6 +197,10 @@ layer { name: "p_ave2" type: "Pooling" bottom: "c0" top: "p_ave2"
   pooling_param { pool: AVE kernel_size: 1 stride: 2 } }
 layer { name: "p_pad2" type: "Pooling" bottom: "c0" top: "p_pad2"
   pooling_param { pool: AVE kernel_size: 2 stride: 2 pad: 1 } }
+layer { name: "p_wide" type: "Pooling" bottom: "c0" top: "p_wide"
+  pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 2 } }
+layer { name: "p_wide_max" type: "Pooling" bottom: "c0" top: "p_wide_max"
+  pooling_param { pool: MAX kernel_size: 3 stride: 3 pad: 2 } }
 layer { name: "g" type: "Pooling" bottom: "c0" top: "g"
   pooling_param { pool: AVE global_pooling: true } }
 layer { name: "up" type: "Deconvolution" bottom: "p_ave" top: "up"

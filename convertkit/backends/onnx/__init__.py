@@ -516,7 +516,9 @@ def _pooling_any_size(ctx: Context, x: str, op: str) -> None:
 
     g.node("ConstantOfShape", [ones_shape], [ones], value=numpy_helper.from_array(np.ones(1, np.float32)))
     tail = g.tmp(layer, "tail_pads")
-    g.node("Concat", [_int_vec(ctx, [0, 0, 0, 0, 0, 0], "zeros6"), extra], [tail], axis=0)
+    # Ones over [-pad, H + pad), zeros (or a crop) up to where the windows end.
+    g.node("Concat", [_int_vec(ctx, [0, 0, 0, 0, 0, 0], "zeros6"),
+                      _int_op(ctx, "Sub", extra, pd, "past_pad")], [tail], axis=0)
     g.node("Pad", [ones, tail, g.const(layer, "zero", np.array(0, np.float32))], [ones_padded])
     g.node("AveragePool", [ones_padded], [share], kernel_shape=kernel, strides=stride)
     g.node("AveragePool", [padded_x], [mean], kernel_shape=kernel, strides=stride)

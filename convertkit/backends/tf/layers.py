@@ -217,13 +217,18 @@ class CaffeInnerProduct(keras.layers.Layer):
     order** (a 4-axis NHWC bottom goes back to NCHW first), times ``kernel`` (in x out,
     rows in Caffe's C, H, W order), plus ``bias``."""
 
-    def __init__(self, units, axis=1, use_bias=True, **kwargs):
+    def __init__(self, units, axis=1, use_bias=True, features=None, **kwargs):
         super().__init__(**_base(kwargs))
         self.units, self.axis, self.use_bias = int(units), int(axis), bool(use_bias)
+        #: K, the features Caffe's weight takes (count(axis)): given where the model
+        #: leaves a size of the bottom free, whose static shape then does not say it.
+        self.features = None if features is None else int(features)
 
     def build(self, input_shape):
-        feats = caffe_shape(input_shape)[self.axis:]
-        k = int(np.prod([int(d) for d in feats]))
+        if self.features is not None:
+            k = self.features
+        else:
+            k = int(np.prod([int(d) for d in caffe_shape(input_shape)[self.axis:]]))
         self.kernel = self.add_weight(name="kernel", shape=(k, self.units),
                                       initializer="glorot_uniform")
         self.bias = (self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
@@ -241,7 +246,8 @@ class CaffeInnerProduct(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, axis=self.axis, use_bias=self.use_bias)
+        config.update(units=self.units, axis=self.axis, use_bias=self.use_bias,
+                      features=self.features)
         return config
 
 
@@ -425,12 +431,32 @@ class CaffeMVN(keras.layers.Layer):
 # -- element-wise --------------------------------------------------------------------------
 
 @register
+class CaffeSoftmax(keras.layers.Layer):
+    """Softmax over ``axis`` of a tensor of any rank (TensorFlow's Softmax kernel takes
+    at most 5 axes; Caffe's takes any): ``exp(x - max) / sum``, as softmax_layer.cpp."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**_base(kwargs))
+        self.axis = int(axis)
+
+    def call(self, x):
+        e = tf.exp(x - tf.reduce_max(x, axis=self.axis, keepdims=True))
+        return e / tf.reduce_sum(e, axis=self.axis, keepdims=True)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(axis=self.axis)
+        return config
+
+
+@register
 class CaffePointwise(keras.layers.Layer):
     """One element-wise Caffe type without a stock Keras layer of the same math:
-    ``kind`` is elu, sigmoid, tanh, absval, bnll, threshold, power, exp or log, with
+    ``kind`` is elu, sigmoid, tanh, absval, bnll, threshold, power, exp, log or relu, with
     that type's hyper-parameters in ``params`` (float32 constants as Caffe uses them)."""
 
-    KINDS = ("elu", "sigmoid", "tanh", "absval", "bnll", "threshold", "power", "exp", "log")
+    KINDS = ("elu", "sigmoid", "tanh", "absval", "bnll", "threshold", "power", "exp", "log",
+             "relu")
 
     def __init__(self, kind, params=None, **kwargs):
         super().__init__(**_base(kwargs))
@@ -442,6 +468,8 @@ class CaffePointwise(keras.layers.Layer):
         p, kind = self.params, self.kind
         if kind == "elu":
             return tf.maximum(x, 0.0) + p["alpha"] * (tf.exp(tf.minimum(x, 0.0)) - 1.0)
+        if kind == "relu":  # any negative_slope, negative ones too (Keras' ReLU refuses them)
+            return tf.maximum(x, 0.0) + p["negative_slope"] * tf.minimum(x, 0.0)
         if kind == "sigmoid":
             return tf.sigmoid(x)
         if kind == "tanh":
@@ -605,9 +633,11 @@ class CaffePool2D(keras.layers.Layer):
             sq = tf.nn.avg_pool2d(xp * xp, kernel, self.strides, "VALID") * area
             total = tf.nn.avg_pool2d(xp, kernel, self.strides, "VALID") * area + FLT_MIN
             return sq / total
-        ones = tf.ones(tf.stack([1, shape[1] + 2 * ph + tf.minimum(ah, 0),
-                                 shape[2] + 2 * pw + tf.minimum(aw, 0), 1]))
-        ones = tf.pad(ones, [[0, 0], [0, tf.maximum(ah, 0)], [0, tf.maximum(aw, 0)], [0, 0]])
+        # Ones over [-pad, H + pad), zeros (or a crop) up to where the windows end.
+        bh, bw = ah - ph, aw - pw
+        ones = tf.ones(tf.stack([1, shape[1] + 2 * ph + tf.minimum(bh, 0),
+                                 shape[2] + 2 * pw + tf.minimum(bw, 0), 1]))
+        ones = tf.pad(ones, [[0, 0], [0, tf.maximum(bh, 0)], [0, tf.maximum(bw, 0)], [0, 0]])
         share = tf.nn.avg_pool2d(ones, kernel, self.strides, "VALID")
         return tf.nn.avg_pool2d(xp, kernel, self.strides, "VALID") / share
 
@@ -1044,6 +1074,6 @@ class CaffeROIPooling(keras.layers.Layer):
 
 CUSTOM_OBJECTS = {cls.__name__: cls for cls in (
     CaffeConv2D, CaffeDeconv2D, CaffeInnerProduct, CaffeBatchStatsNorm, CaffeScale, CaffeBias,
-    CaffeLRN, CaffeMVN, CaffePointwise, CaffeEltwise, CaffePool2D, CaffeInterp, CaffeSlice,
+    CaffeLRN, CaffeMVN, CaffeSoftmax, CaffePointwise, CaffeEltwise, CaffePool2D, CaffeInterp, CaffeSlice,
     CaffeCrop, CaffeReshape, CaffeArgMax, CaffeAxpy, CaffeShuffleChannel, CaffePermute,
     CaffeNormalize, CaffeUpsample, CaffeUnpool, CaffeConstant, CaffeROIPooling)}

@@ -397,8 +397,10 @@ def _explicit_pooling(method, kernel, stride, pad, ceil) -> Op:
         pads = (pad[1], extra[1], pad[0], extra[0])
         if method == "MAX":
             return F.max_pool2d(F.pad(x, pads, value=float("-inf")), kernel, stride)
+        # Ones over [-pad, H + pad), zeros (or a crop) up to where the windows end.
         ones = x.new_ones(1, 1, h + 2 * pad[0], w + 2 * pad[1])
-        share = F.avg_pool2d(F.pad(ones, (0, extra[1], 0, extra[0])), kernel, stride)
+        ones = F.pad(ones, (0, extra[1] - pad[1], 0, extra[0] - pad[0]))
+        share = F.avg_pool2d(ones, kernel, stride)
         return F.avg_pool2d(F.pad(x, pads), kernel, stride) / share
 
     return _pointwise(run)
