@@ -2,8 +2,10 @@
 
 The model has opset :data:`OPSET`, an explicit ``ir_version`` (onnx 1.23 writes IR 14
 by default, which onnxruntime 1.31 rejects), weights as initializers named
-``<layer>/<role>``, and a symbolic batch dimension ``N``. With ``outputs="layers"``
-every layer's own first output is a graph output too (per-layer comparisons).
+``<layer>/<role>``, and a symbolic batch dimension ``N`` (an export with ``sizes``:
+``dim_param`` "batch", "height", "width" wherever the net's layers allow, every size
+that follows them computed in the graph). With ``outputs="layers"`` every layer's own
+first output is a graph output too (per-layer comparisons).
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@
       out = m.signatures["serving_default"](data=x)      # the same, by input name
 
   Both return a dict {output blob: N x C x H x W float32}. The graph holds the
-  values of the params; the batch axis is free, H and W are the net's declared ones.
+  values of the params; batch, height and width are free (None) wherever the net's
+  layers allow it (convertkit.sizes), else the net's declared ones.
 * :func:`keras_bytes` gives a ``.keras`` file of the functional model (NCHW dict in,
   NCHW dict out). Its Caffe-specific layers are convertkit's, registered under the
   package "convertkit": load it with ``import convertkit.backends.tf`` first, then

@@ -9,7 +9,9 @@ Layout: a 4-axis blob is NHWC inside the model (Caffe's N x C x H x W with the
 channels moved last); a blob of any other rank keeps Caffe's axis order. The helpers
 :func:`to_caffe`, :func:`to_internal` and :func:`internal_axis` convert between the two.
 Everything a layer needs to know about sizes is read from the static H and W of its
-input (the model is built for one input size), the batch may be any size.
+input when the model is built for one input size; where H or W is None (an export
+with free sizes) it is computed from ``tf.shape`` by Caffe's integer rules. The batch
+may be any size.
 """
 from __future__ import annotations
 

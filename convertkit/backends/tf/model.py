@@ -6,7 +6,8 @@
 inside and Caffe's layout at its boundary: it takes each input as N x C x H x W
 float32 (a dict by input name) and returns a dict of the net's outputs in Caffe's
 layout. The batch axis is free; H and W are those it was built for (pool windows and
-Interp sizes follow the shape plan, as Caffe's Reshape does).
+Interp sizes follow the shape plan, as Caffe's Reshape does), or, built with ``sizes``
+(an export), free where the net allows, the layers computing their sizes in the graph.
 
 Params come from the net itself or from an emitted TF checkpoint, always through a
 mapping table (default ``tf``: ``<layer>/weights`` HWIO, ``/biases``, BN ``/gamma``
