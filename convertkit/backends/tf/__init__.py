@@ -131,7 +131,9 @@ def deconvolution(ctx: Context) -> Op:
 def inner_product(ctx: Context) -> Op:
     p = ctx.layer.hparams
     axis = p.axis % _rank(ctx)
-    ip = L.CaffeInnerProduct(p.num_output, axis=axis, use_bias=p.bias_term, name=_name(ctx))
+    k = int(np.prod(ctx.bottom_shapes[0][axis:], dtype=np.int64))
+    ip = L.CaffeInnerProduct(p.num_output, axis=axis, use_bias=p.bias_term, features=k,
+                             name=_name(ctx))
     variables = {"weight": ("kernel", "io")}
     if p.bias_term:
         variables["bias"] = ("bias", "caffe")
@@ -231,6 +233,8 @@ def prelu(ctx: Context) -> Op:
 @BACKEND.register("ReLU")
 def relu(ctx: Context) -> Op:
     slope = float(np.float32(ctx.layer.hparams.negative_slope))
+    if slope < 0:  # Caffe allows it; Keras' ReLU does not
+        return _pointwise(ctx, "relu", negative_slope=slope)
     return _single(keras.layers.ReLU(negative_slope=slope, name=_name(ctx), dtype="float32"))
 
 
@@ -302,6 +306,8 @@ def mvn(ctx: Context) -> Op:
 def softmax(ctx: Context) -> Op:
     rank = _rank(ctx)
     axis = L.internal_axis(ctx.layer.hparams.axis % rank, rank)
+    if rank > 5:  # TensorFlow's Softmax kernel takes at most 5 axes
+        return _single(L.CaffeSoftmax(axis, name=_name(ctx)))
     return _single(keras.layers.Softmax(axis=axis, name=_name(ctx), dtype="float32"))
 
 
