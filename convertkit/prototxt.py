@@ -34,12 +34,17 @@ V1_TYPE_NAMES = {
     "SIGMOID_CROSS_ENTROPY_LOSS": "SigmoidCrossEntropyLoss", "SILENCE": "Silence",
     "SOFTMAX": "Softmax", "SOFTMAX_LOSS": "SoftmaxWithLoss", "SPLIT": "Split", "SLICE": "Slice",
     "TANH": "TanH", "WINDOW_DATA": "WindowData", "THRESHOLD": "Threshold",
+    # The DeepLab-v1 fork's (deeplab-public) V1 types.
+    "IMAGE_SEG_DATA": "ImageSegData", "SEG_ACCURACY": "SegAccuracy", "INTERP": "Interp",
+    "PADDING": "Padding", "MAT_WRITE": "MatWrite", "MAT_READ": "MatRead",
+    "DENSE_CRF": "DenseCRF",
 }
 
 #: V1 fields that are not per-type parameter messages (handled explicitly).
 _V1_STRUCTURAL = {
     "bottom", "top", "name", "include", "exclude", "type", "blobs", "param",
     "blob_share_mode", "blobs_lr", "weight_decay", "loss_weight", "layer",
+    "strict_dim",  # DeepLab-v1: how training copies initial weights
 }
 
 
@@ -102,6 +107,10 @@ def parse_prototxt_text(text: str, path: str | Path | None = "<text>"):
         if line is not None and msg.startswith(f"{line}:"):
             msg = msg.split(" : ", 1)[-1] if " : " in msg else msg.split(":", 2)[-1].strip()
         where = f"{path}:{line}:{col}" if line is not None else str(path)
+        v1 = re.search(r'"caffe\.V1LayerParameter\.LayerType" has no value named (\w+)', msg)
+        if v1:
+            raise PrototxtError(f"unknown V1 layer type {v1.group(1)}: neither BVLC's nor a "
+                                "fork's convertkit reads (DeepLab v1)", path=where) from None
         solver = _as_solver(text)
         if solver is not None:
             raise PrototxtKindError(solver, path=path) from None
@@ -152,7 +161,9 @@ def upgrade(net, path: str | Path | None = None) -> list[str]:
         net.ClearField("layers")
     holes = depthwise = 0
     for lp in net.layer:
-        if lp.type == "HoleConvolution":
+        cp = lp.convolution_param
+        if lp.type == "HoleConvolution" or (  # DeepLab-v1's V1 CONVOLUTION with `hole`
+                lp.type == "Convolution" and any(cp.HasField(f) for f in ("hole", "hole_h", "hole_w"))):
             _upgrade_hole_convolution(lp)
             holes += 1
         elif lp.type == "ConvolutionDepthwise":
@@ -162,7 +173,8 @@ def upgrade(net, path: str | Path | None = None) -> list[str]:
             lp.convolution_param.group = lp.convolution_param.num_output
             depthwise += 1
     if holes:
-        notes.append(f"upgraded {holes} HoleConvolution layers to dilated Convolution")
+        notes.append(f"upgraded {holes} HoleConvolution layers (DeepLab-v1's `hole`) to "
+                     "dilated Convolution")
     if depthwise:
         notes.append(f"upgraded {depthwise} ConvolutionDepthwise layers to Convolution with "
                      "group = num_output")
