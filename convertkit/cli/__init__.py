@@ -18,7 +18,7 @@ from ..errors import ConvertError
 
 #: Command modules, each exporting ``command`` (a click command or group).
 COMMAND_MODULES = ("inspect", "zoo", "run", "rewrite", "convert", "caffe2npz", "mappings", "verify", "golden",
-                   "prune", "transplant", "segment", "evaluate")
+                   "prune", "transplant", "segment", "evaluate", "conformance")
 
 EXIT_USAGE = 2
 
