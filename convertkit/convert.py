@@ -90,8 +90,9 @@ def _pt2(net: Net, path: Path) -> bytes:
     for name, have in dims.items():  # a size torch.export could not keep symbolic
         pinned = [a for a in sizes.free.get(name, ()) if isinstance(have[a], int)]
         if pinned:
-            sizes = sizes.pin(pinned, layer=name, type="input",
-                              why="torch.export keeps it at the planned size")
+            sizes = sizes.pin(pinned, layer="torch.export", type="",
+                              why="a layer's PyTorch expression reads it as a number "
+                                  "(e.g. PriorBox's boxes), so it keeps the planned size")
     EXPORTED_SIZES["pt2"] = sizes
     return data
 
@@ -286,7 +287,7 @@ def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: s
 
 def size_notes(exported: dict, base=None) -> list[str]:
     """One note on the sizes the runnable formats take, when some stay fixed: the
-    fixed ones and the layers that fix them; a format that pinned more says so.
+    fixed ones and the layers that fix them, and what a framework pinned more.
     ``base``: the net's own free sizes (found again when not given)."""
     if not exported:
         return []
@@ -294,12 +295,15 @@ def size_notes(exported: dict, base=None) -> list[str]:
 
     first = next(iter(exported.values()))
     base = base if base is not None else free_sizes(first.net, first.plan)
-    notes = [base.note()] if base.note() else []
-    for fmt, sizes in exported.items():
-        extra = [f for f in sizes.fixed if f not in base.fixed]
-        if extra:
-            notes.append(f"{fmt}: " + "; ".join(fixed_text(f) for f in extra))
-    return notes
+    extra = [f"in {fmt} " + "; ".join(fixed_text(f) for f in sizes.fixed if f not in base.fixed)
+             for fmt, sizes in exported.items() if any(f not in base.fixed for f in sizes.fixed)]
+    if base.note() is None and not extra:
+        return []
+    if base.note() is None:  # free in the net, pinned by a framework
+        shown = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s in base.plan.inputs.items())
+        return [f"sizes: the runnable formats take {shown} with every size free, except "
+                + "; ".join(extra)]
+    return [base.note() + ("; " + "; ".join(extra) if extra else "")]
 
 
 def _size(path: Path) -> int:

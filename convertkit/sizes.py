@@ -111,7 +111,7 @@ class FreeSizes:
 def fixed_text(entry: dict) -> str:
     """"height and width fixed by ip1: InnerProduct takes 400 features (...)"."""
     why = entry["why"]
-    if not why.startswith(entry["type"]):
+    if entry["type"] and not why.startswith(entry["type"]):
         why = f"{entry['type']}: {why}"
     return f"{' and '.join(entry['axes'])} fixed by {entry['layer']}: {why}"
 

@@ -393,3 +393,21 @@ layer {{ name: "r" type: "Reshape" bottom: "c" top: "r" reshape_param {{ shape {
     assert free.free == {"data": (0, 2, 3)} and free.note() is None
     net = net_with("dim: 0 dim: 0 dim: -1")
     check_any_size(net, tmp_path, [(2, 3, 5, 7), (1, 3, 9, 2), (1, 3, 3, 3)])
+
+
+def test_a_framework_that_pins_a_size_says_so(tmp_path, capsys):
+    """SSD's PriorBox is a constant of the sizes in ONNX, TF and PyTorch: those formats
+    keep height and width (batch stays free), said in the one sizes note."""
+    from support import tiny_ssd
+
+    proto, model = tiny_ssd(tmp_path)
+    rc = main(["convert", str(proto), str(model), "--to", "onnx,pt2", "--cut-data-dependent",
+               "-o", str(tmp_path / "o"), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    notes = [n for n in summary["notes"] if n.startswith("sizes:")]
+    assert len(notes) == 1, summary["notes"]
+    assert "in onnx height and width fixed by prior: PriorBox" in notes[0]
+    assert "in pt2 height and width fixed by torch.export" in notes[0]
+    for fmt in ("onnx", "pt2"):
+        assert summary["formats"][fmt]["sizes"]["inputs"]["data"] == ["batch", 3, 48, 48]

@@ -80,13 +80,13 @@ def export_with_sizes(net: Net, state=None, sizes=None) -> tuple[bytes, dict[str
                 continue
             # Dim.AUTO keeps a size it cannot leave free at the example's value: the
             # planned size is wanted there, not the example's 2.
-            got = program_sizes(program, module.input_names)
+            got = _saved_sizes(program, module.input_names)
             pinned = {n: [a for a in sizes.free.get(n, ()) if isinstance(got[n][a], int)]
                       for n in module.input_names if n in got}
             if any(pinned.values()):
                 sizes = sizes.pin(sorted({a for v in pinned.values() for a in v}),
-                                  layer="torch.export", type="pt2",
-                                  why="PyTorch keeps it at the planned size")
+                                  layer="torch.export", type="",
+                                  why="PyTorch specialised it while tracing")
                 examples = tuple(example(n) for n in module.input_names)
                 try:
                     program = torch.export.export(module, examples, dynamic_shapes=(dims(True),))
@@ -98,7 +98,17 @@ def export_with_sizes(net: Net, state=None, sizes=None) -> tuple[bytes, dict[str
                                                         for n in module.input_names))
     buf = io.BytesIO()
     torch.export.save(program, buf)
-    return buf.getvalue(), program_sizes(program, module.input_names)
+    data = buf.getvalue()
+    return data, program_sizes(torch.export.load(io.BytesIO(data)), module.input_names)
+
+
+def _saved_sizes(program, names) -> dict[str, list]:
+    """What ``program`` takes once saved: a size PyTorch specialised while tracing
+    (a Python int read from it) may still look symbolic in the traced program."""
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    buf.seek(0)
+    return program_sizes(torch.export.load(buf), names)
 
 
 def program_sizes(program, names) -> dict[str, list]:
