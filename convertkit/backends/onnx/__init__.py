@@ -342,14 +342,16 @@ def mvn(ctx: Context) -> None:
     grow = len(shape) < 4
     out = g.tmp(layer, "mvn") if grow else g.write(layer.tops[0])
     named = {} if grow else {"name": layer.name}
-    g.node("ReduceMean", [x, axes], [mean], keepdims=1)
+    # Rows of one value (an N x C bottom per channel): the mean of each value is itself;
+    # ONNX reads empty axes as "all axes" unless told otherwise.
+    g.node("ReduceMean", [x, axes], [mean], keepdims=1, noop_with_empty_axes=1)
     if not p.normalize_variance:
         g.node("Sub", [x, mean], [out], **named)
     else:
         g.node("Sub", [x, mean], [centred])
         sq, var, std, std_eps = (g.tmp(layer, t) for t in ("sq", "var", "std", "std_eps"))
         g.node("Mul", [centred, centred], [sq])
-        g.node("ReduceMean", [sq, axes], [var], keepdims=1)
+        g.node("ReduceMean", [sq, axes], [var], keepdims=1, noop_with_empty_axes=1)
         g.node("Sqrt", [var], [std])
         g.node("Add", [std, g.const(layer, "eps", np.array(p.eps, np.float32))], [std_eps])
         g.node("Div", [centred, std_eps], [out], **named)
@@ -822,7 +824,7 @@ def argmax(ctx: Context) -> None:
 
 
 # Handlers grouped by family, in their own modules.
-from . import activations, tensors  # noqa: E402,F401
+from . import activations, tensors, python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402
