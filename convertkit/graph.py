@@ -231,6 +231,20 @@ class Net:
         """Scalars in all learned params."""
         return sum(lay.num_params for lay in self.layers)
 
+    def input_values(self, input_shapes: Mapping[str, Shape] | None = None) -> dict[str, np.ndarray]:
+        """Values of the inputs that are no image, where a layer reading one says what
+        it must hold (``LayerImpl.input_value``: Faster R-CNN's ``im_info``), for the
+        declared input shapes or ``input_shapes``."""
+        plan = self.plan(input_shapes)
+        out: dict[str, np.ndarray] = {}
+        for lay in self.layers:
+            for k, b in enumerate(lay.bottoms):
+                if b in self.inputs and b not in out:
+                    value = lay.impl.input_value(k, plan.bottom_shapes(lay))
+                    if value is not None:
+                        out[b] = np.asarray(value, np.float32)
+        return out
+
     @property
     def blob_shapes(self) -> dict[str, Shape]:
         """Blob shapes for the declared input shapes."""

@@ -198,6 +198,7 @@ def _declared_inputs(net_param, path) -> dict[str, Shape | None]:
 def build_net(net_param, path=None) -> Net:
     """The graph of a (filtered, upgraded) NetParameter, without weights."""
     load_plugins()  # installed plugins' layer types, once per process
+    known_python = _known_python_layers(net_param)
     unsupported: dict[str, list[str]] = {}
     losses = _unknown_losses(net_param)
     for lp in net_param.layer:
@@ -215,6 +216,7 @@ def build_net(net_param, path=None) -> Net:
         raise PrototxtError(f"duplicate layer names: {', '.join(dup)}", path=path)
 
     net = Net(name=net_param.name, inputs=_declared_inputs(net_param, path), layers=[])
+    net.notes.extend(known_python)
     dropped: list[Layer] = []
     produced = set(net.inputs)
     if losses:
@@ -298,6 +300,23 @@ def _drop_label_branches(net: Net, data_tops: set[str]) -> None:
     net.notes.append(f"dropped the label input(s) {', '.join(sorted(labels))} of the data layers"
                      + (f" and the {len(removed)} layer{'s' if len(removed) > 1 else ''} "
                         f"computed from them: {_some(removed)}" if removed else ""))
+
+
+def _known_python_layers(net_param) -> list[str]:
+    """Give the Python layers whose module and class are a published implementation
+    their built-in type (layers/python.py); the notes say what was assumed."""
+    from .layers.python import known_type
+
+    notes = []
+    for lp in net_param.layer:
+        if lp.type != "Python":
+            continue
+        found = known_type(lp.python_param.module, lp.python_param.layer)
+        if found is not None:
+            lp.type = found[0]
+            notes.append(f"Python layer '{lp.name}' ({lp.python_param.module}."
+                         f"{lp.python_param.layer}) taken as {found[1]}")
+    return notes
 
 
 def _unknown_losses(net_param) -> dict[str, str]:

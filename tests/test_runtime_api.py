@@ -26,8 +26,8 @@ def test_registry_lists_runtimes_and_builds_them(net):
     assert "numpy" in runtime.installed_runtimes()
     rt = runtime.create("numpy", net)
     assert isinstance(rt, runtime.Runtime) and rt.name == "numpy"
-    with pytest.raises(UsageError, match="unknown runtime 'caffe'.*known: numpy, opencv"):
-        runtime.create("caffe", net)
+    with pytest.raises(UsageError, match="unknown runtime 'caffee'.*known: numpy, opencv"):
+        runtime.create("caffee", net)
 
 
 def test_a_runtime_whose_framework_is_missing_names_the_extra(net):

@@ -147,6 +147,13 @@ class LayerImpl:
         in these terms (convertkit/verify/kinds.py)."""
         return None
 
+    def input_value(self, k: int, bottom_shapes: Sequence[Shape]) -> np.ndarray | None:
+        """The value bottom ``k`` must hold when it is a net input that is no image
+        (Faster R-CNN's ``im_info``: the image's height, width and scale), for these
+        bottom shapes; None when the layer cannot say. Images are fed, and such inputs
+        filled from this (``Net.input_values``)."""
+        return None
+
     def indexed_values(self, bottoms: Sequence[np.ndarray], top: np.ndarray, k: int) -> np.ndarray:
         """For a top of ``output_hint(k) == "indices"``: the bottom values its indices
         point at (shaped like the top). Two runtimes' index tops are compared by these

@@ -58,12 +58,18 @@ def forward(
         for b in layer.bottoms:
             last_use[b] = i
     total = len(net.layers)
+    # Blobs whose size depends on the data (a data-dependent layer's tops, and what is
+    # computed from them): their shapes are what forward gives, not the plan's.
+    dynamic_blobs: set[str] = set()
     for i, layer in enumerate(net.layers):
         bottoms = [values[b] for b in layer.bottoms]
         if before_layer is not None:
             before_layer(layer, bottoms)
         tops = list(layer.impl.forward(bottoms, layer.params))
-        dynamic = getattr(layer.impl, "dynamic_output", False)
+        dynamic = (getattr(layer.impl, "dynamic_output", False)
+                   or any(b in dynamic_blobs for b in layer.bottoms))
+        if dynamic:
+            dynamic_blobs.update(layer.tops)
         for top, arr, shape in zip(layer.tops, tops, plan.tops[i]):
             if tuple(arr.shape) != tuple(shape) and not dynamic:
                 raise ShapeError(f"forward produced {fmt_shape(arr.shape)} for '{top}' "

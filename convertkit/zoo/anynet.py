@@ -102,8 +102,12 @@ def calibration_data(net: Net, seed: int) -> tuple[dict[str, np.ndarray], str]:
 
     rng = rng_for(seed + 1)
     out, sources = {}, []
+    given = net.input_values()
     for name, shape in net.inputs.items():
-        if len(shape) == 4 and shape[1] == 3:
+        if name in given:  # what its layer says it holds (Faster R-CNN's im_info)
+            out[name] = given[name]
+            sources.append(f"{name}: {', '.join(f'{v:g}' for v in given[name].reshape(-1))}")
+        elif len(shape) == 4 and shape[1] == 3:
             batch, source = calibration_inputs((shape[2], shape[3]))
             # The declared batch size (a net may tie it), cycling through the photos.
             out[name] = np.ascontiguousarray(np.resize(batch, (shape[0],) + batch.shape[1:]))

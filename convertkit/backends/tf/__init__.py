@@ -500,7 +500,7 @@ def roi_pooling(ctx: Context) -> Op:
 
 
 # Handlers grouped by family, in their own modules.
-from . import tensors  # noqa: E402,F401
+from . import tensors, python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402

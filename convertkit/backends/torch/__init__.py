@@ -675,7 +675,7 @@ def argmax(ctx: Context) -> Op:
 
 
 # Handlers grouped by family, in their own modules.
-from . import activations, tensors  # noqa: E402,F401
+from . import activations, tensors, python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402

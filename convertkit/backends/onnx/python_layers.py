@@ -1,0 +1,14 @@
+"""ONNX's expression of the published Python layers convertkit knows."""
+from __future__ import annotations
+
+from ..base import Context
+from . import BACKEND, _unary
+
+BACKEND.refuse("Proposal", reason="py-faster-rcnn's proposals depend on the data (NMS, then "
+               "the best 300); convert --cut-data-dependent writes the net up to the RPN's "
+               "scores and deltas, to finish with convertkit.layers.proposal")
+
+
+@BACKEND.register("SpatialDropout")
+def spatial_dropout(ctx: Context) -> None:
+    _unary(ctx, "Identity")  # the identity at TEST
