@@ -42,6 +42,7 @@ from . import (  # noqa: E402,F401
     prelu,
     prior_box,
     proposal,
+    psroi_pooling,
     python,
     reduction,
     relu,

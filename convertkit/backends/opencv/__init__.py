@@ -24,7 +24,7 @@ NATIVE = (
     "PReLU", "Power", "ReLU", "Sigmoid", "Split", "TanH",
     # other forks' layers OpenCV implements itself
     "ReLU6", "Permute", "Normalize", "DetectionOutput", "ShuffleChannel",
-    "ROIPooling",
+    "ROIPooling", "PSROIPooling",
 )
 
 

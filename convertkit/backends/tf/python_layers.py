@@ -12,3 +12,7 @@ BACKEND.refuse("Proposal", reason="py-faster-rcnn's proposals depend on the data
 @BACKEND.register("SpatialDropout")
 def spatial_dropout(ctx: Context) -> Op:
     return Op(None, lambda xs: [xs[0]])  # the identity at TEST
+
+BACKEND.refuse("PSROIPooling", reason="R-FCN's position-sensitive bins are read from the "
+               "region values; the nets that use it get their regions from a "
+               "data-dependent proposal layer, where the cut net ends")
