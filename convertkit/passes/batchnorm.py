@@ -52,6 +52,14 @@ def _producer(net: Net, index: int, blob: str) -> int | None:
     return None
 
 
+def _outputs_on_channels(net: Net, layer: Layer, top: str) -> bool:
+    """Whether ``layer``'s outputs lie on axis 1 of ``top``, the axis a BN scales: not
+    so for an InnerProduct with ``axis: 2`` (its outputs are the last axis)."""
+    axis = getattr(layer.hparams, "axis", 1)
+    shape = net.blob_shapes.get(top)
+    return shape is None or len(shape) < 2 or axis % len(shape) == 1
+
+
 def fold_batchnorm(net: Net) -> tuple[Net, list[str]]:
     """A new net with every BN / BatchNorm(+Scale) folded; returns it and notes."""
     layers = net.layers
@@ -80,6 +88,7 @@ def fold_batchnorm(net: Net) -> tuple[Net, list[str]]:
         p = _producer(net, i, src)
         target = replaced.get(p, layers[p]) if p is not None else None
         if (target is not None and target.impl.weight_axes() is not None
+                and _outputs_on_channels(net, target, src)
                 and target.tops == [src] and _readers(net, src, p)[0] == [i]):
             replaced[p] = _fold_into(target, s_t, top, weightless)
             removed.update(chain)

@@ -75,7 +75,12 @@ class TorchRuntime(Runtime):
             from ..passes.batchnorm import fold_batchnorm
 
             self._fused = fold_batchnorm(net)[0]
-            self._fused_names = set(self._fused.blob_names)
+            # Only blobs whose final value the same layer writes in both nets: a BN
+            # working in place (after a Threshold on a convolution's top, say) is gone
+            # from the folded net, and the blob it wrote holds an earlier value there.
+            before, after = _last_writers(net), _last_writers(self._fused)
+            self._fused_names = {b for b in self._fused.blob_names
+                                 if before.get(b) == after.get(b)}
         try:
             self.device = torch.device(device)
             torch.empty(0, device=self.device)
@@ -129,6 +134,11 @@ class TorchRuntime(Runtime):
                        for n, a in arrays.items()}
             out = mod.run(tensors, wanted, on_layer=hook)
         return {n: caffe_order(to_numpy(t)) for n, t in out.items()}
+
+
+def _last_writers(net: Net) -> dict[str, tuple[str, str]]:
+    """Blob -> (name, type) of the layer that writes its final value."""
+    return {top: (layer.name, layer.type) for layer in net.layers for top in layer.tops}
 
 
 def _channels_last(t: torch.Tensor) -> torch.Tensor:

@@ -402,10 +402,13 @@ def pooling(ctx: Context) -> None:
     if _varies(ctx, layer.bottoms[0]):
         return _pooling_any_size(ctx, x, op)
     # onnxruntime's ceil mode drops a window starting in the right padding, padded or
-    # not: Caffe's rule with its clip always on.
-    native = all(pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True,
+    # not: Caffe's rule with its clip always on. ONNX's shape inference does not clip:
+    # where the clip matters, the declared shapes would contradict the computed ones
+    # (and the next Gemm or Reshape fails to load), so the padding is made explicit.
+    native = all(pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=clip,
                              ceil=p.ceil) == top[2 + i]
-                 for i in range(2)) and all(pad[i] < kernel[i] for i in range(2))
+                 for i in range(2) for clip in (True, False)) and all(
+                     pad[i] < kernel[i] for i in range(2))
     attrs = {"kernel_shape": kernel, "strides": stride}
     if p.method == "AVE":
         attrs["count_include_pad"] = 1
