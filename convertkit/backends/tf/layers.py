@@ -769,7 +769,12 @@ class CaffeCrop(keras.layers.Layer):
         index = tuple(slice(None) if s < 0 else
                       slice(b, b + (ref.shape[i] if ref.shape[i] is not None else now[i]))
                       for i, (b, s) in enumerate(zip(self.begin, self.size)))
-        return x[index]
+        y = x[index]
+        # A bound known only at run time (a free batch cropped, axis 0) leaves every
+        # axis of the slice unknown; keep the sizes that are known (channels), which
+        # the layers after it need to build.
+        y.set_shape([x.shape[i] if s < 0 else ref.shape[i] for i, s in enumerate(self.size)])
+        return y
 
     def get_config(self):
         config = super().get_config()
@@ -815,7 +820,8 @@ class CaffeArgMax(keras.layers.Layer):
         self.rank = int(rank)
 
     def _top(self, v):
-        dim = v.shape[-1]
+        # the axis' size: at run time where it is free (ArgMax over a free batch, axis 0)
+        dim = v.shape[-1] if v.shape[-1] is not None else tf.shape(v, out_type=tf.int32)[-1]
         values, pos = tf.math.top_k(tf.reverse(v, [-1]), k=self.top_k, sorted=True)
         return values, tf.cast(dim - 1 - pos, v.dtype)
 

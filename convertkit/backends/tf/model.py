@@ -171,6 +171,9 @@ class KerasNet:
                 model = self.model
             else:
                 tensors, self._all_index = self._everything()
+                if not tensors:  # every blob is an input itself (a net of Splits)
+                    self._fns[which] = lambda feed: []
+                    return self._fns[which]
                 model = keras.Model(inputs=self.inputs, outputs=tensors)
             self._fns[which] = tf.function(lambda feed: model(feed, training=False),
                                            reduce_retracing=True)
