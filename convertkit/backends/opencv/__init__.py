@@ -19,7 +19,7 @@ BACKEND = Backend("opencv")
 
 #: Types OpenCV's Caffe importer reads unchanged, with Caffe's semantics.
 NATIVE = (
-    "AbsVal", "BNLL", "BatchNorm", "Convolution", "Deconvolution",
+    "AbsVal", "BNLL", "BatchNorm",
     "ELU", "Eltwise", "Exp", "Input",
     "PReLU", "Power", "ReLU", "Sigmoid", "Split", "TanH",
     # other forks' layers OpenCV implements itself
@@ -87,8 +87,10 @@ AXES = {
 def canonical_axes(ctx: Context) -> list[Layer] | None:
     """The layer with every negative axis written as Caffe reads it, counted from 0."""
     layer = ctx.layer
-    if layer.type == "InnerProduct":
-        _inner_product_check(ctx)
+    if layer.type in FORMS:
+        replaced = FORMS[layer.type](ctx)
+        if replaced is not None:
+            return replaced
     block, fields = AXES[layer.type]
     rank = len(ctx.bottom_shapes[0])
     lp = layer.to_proto()
@@ -103,13 +105,92 @@ def canonical_axes(ctx: Context) -> list[Layer] | None:
     return [layer.replace(proto=lp)] if changed else None
 
 
-def _inner_product_check(ctx: Context) -> None:
+def _one_axis_top(ctx: Context) -> None:
+    """OpenCV's blobs have two axes at least: a top of one axis comes back as K x 1."""
+    if len(ctx.top_shapes[0]) == 1:
+        raise ctx.refuse(f"OpenCV gives a one-axis top ({ctx.top_shapes[0][0]} values) two "
+                         "axes", BACKEND.name)
+
+
+def _inner_product(ctx: Context) -> list[Layer] | None:
     """OpenCV's InnerProduct keeps a second axis where Caffe's top has one (``axis: 0``
-    gives Caffe a top of num_output values), and its pass corrupts memory on some."""
-    if ctx.layer.hparams.axis % len(ctx.bottom_shapes[0]) == 0:
+    gives Caffe a top of num_output values), and its pass corrupts memory on some; it
+    ignores ``transpose``: the weight is written O x K, as OpenCV reads it."""
+    layer = ctx.layer
+    if layer.hparams.axis % len(ctx.bottom_shapes[0]) == 0:
         raise ctx.refuse("OpenCV's InnerProduct cannot take axis 0 (Caffe's top is one "
                          "axis of num_output values; OpenCV's is not, and may crash)",
                          BACKEND.name)
+    if not layer.hparams.transpose:
+        return None
+    lp = layer.to_proto()
+    lp.inner_product_param.transpose = False
+    axis = lp.inner_product_param.axis
+    if axis < 0:
+        lp.inner_product_param.axis = axis + len(ctx.bottom_shapes[0])
+    params = list(layer.params)
+    if params:  # K x O -> O x K
+        params[0] = np.ascontiguousarray(np.asarray(params[0], np.float32).T)
+    return [layer.replace(proto=lp, params=params)]
+
+
+def _reshape(ctx: Context) -> None:
+    _one_axis_top(ctx)
+    return None
+
+
+def _scale(ctx: Context) -> list[Layer] | None:
+    """OpenCV's Scale by a second bottom does not add the learned bias (bias_term) as
+    Caffe does: the product, then a Scale by ones with that bias, in place (x * s, then
+    * 1 + b: Caffe's two roundings)."""
+    layer = ctx.layer
+    if len(layer.bottoms) < 2 or not layer.hparams.bias_term:
+        return None
+    pb = caffe_pb2()
+    rank = len(ctx.bottom_shapes[0])
+    axis = layer.hparams.axis % rank
+    operand = tuple(ctx.bottom_shapes[1])
+    product = pb.LayerParameter(name=f"{layer.name}/product", type="Scale")
+    product.scale_param.axis = axis
+    add = pb.LayerParameter(name=layer.name, type="Scale")
+    add.scale_param.axis, add.scale_param.num_axes = axis, len(operand)
+    add.scale_param.bias_term = True
+    params = []
+    if layer.params:
+        bias = np.asarray(layer.param("beta"), np.float32)
+        params = [np.ones(bias.shape, np.float32), bias]
+    top = layer.tops[0]
+    return [Layer(product.name, "Scale", list(layer.bottoms), [top], product, []),
+            Layer(add.name, "Scale", [top], [top], add, params)]
+
+
+#: Per-type rewrites before the axes are made canonical (a layer they return is final).
+FORMS = {"InnerProduct": _inner_product, "Reshape": _reshape, "Flatten": _reshape,
+         "Scale": _scale}
+
+
+@BACKEND.register("Convolution", "Deconvolution")
+def convolution(ctx: Context) -> list[Layer] | None:
+    """OpenCV's Deconvolution ignores dilation (it gave 1x7x18x2 for Caffe's 1x7x20x2
+    with dilation 2x1): refused. Sizes given once per axis (a repeated kernel_size,
+    stride or pad) are written in the _h/_w form, one form for OpenCV to read."""
+    layer, p = ctx.layer, ctx.layer.hparams
+    if layer.type == "Deconvolution" and tuple(p.dilation) != (1, 1):
+        raise ctx.refuse(f"OpenCV's Deconvolution ignores dilation "
+                         f"({p.dilation[0]}x{p.dilation[1]})", BACKEND.name)
+    cp = layer.proto.convolution_param
+    if not (len(cp.kernel_size) > 1 or len(cp.stride) > 1 or len(cp.pad) > 1
+            or len(cp.dilation) > 1):
+        return None
+    lp = layer.to_proto()
+    c = lp.convolution_param
+    for f in ("kernel_size", "stride", "pad", "dilation"):
+        c.ClearField(f)
+    c.kernel_h, c.kernel_w = p.kernel
+    c.stride_h, c.stride_w = p.stride
+    c.pad_h, c.pad_w = p.pad
+    c.dilation.extend(p.dilation)
+    return [layer.replace(proto=lp)]
 
 
 @BACKEND.register("MVN")
