@@ -104,8 +104,8 @@ def test_record_and_check_files_with_a_readable_diff(tmp_path, capsys):
 
 def test_an_ssd_golden_holds_for_every_runtime(tmp_path, capsys):
     """SSD's detections are fingerprinted as a set (OpenCV orders and pads its rows its
-    own way); ONNX, which cannot express DetectionOutput, is checked on the net cut
-    before it, against the recorded statistics of the blobs it ends at."""
+    own way); ONNX expresses DetectionOutput (NonMaxSuppression) and is checked whole,
+    every recorded blob statistic included."""
     needs("onnx", "opencv")
     from support import tiny_ssd
 
@@ -117,8 +117,8 @@ def test_an_ssd_golden_holds_for_every_runtime(tmp_path, capsys):
     runs = {r["runtime"]: r for r in json.loads(capsys.readouterr().out)["models"][0]["runs"]}
     assert all(r["verdict"] == "pass" for r in runs.values())
     assert runs["opencv"]["ends_at"] is None
-    assert runs["onnx"]["ends_at"].startswith("ends at loc_flat, conf_out, prior: detection_out")
-    doc = json.loads(out.read_text())  # a changed conf statistic is caught by the cut run
+    assert runs["onnx"]["ends_at"] is None
+    doc = json.loads(out.read_text())  # a changed conf statistic is caught
     doc["models"][0]["images"][0]["blobs"]["conf_out"][0] += 0.01
     out.write_text(golden.dumps(doc))
     assert main(["golden", "check", str(out), "--runtimes", "onnx", "-q"]) == 1

@@ -566,9 +566,6 @@ def interp(ctx: Context) -> None:
 
 # Other forks' layers ---------------------------------------------------------------------
 
-BACKEND.refuse("DetectionOutput", reason="SSD's output size depends on the data (per-class "
-               "NMS, then the best keep_top_k); convert --cut-data-dependent writes the net "
-               "up to its loc/conf/prior blobs, to decode with convertkit.layers.detection_output")
 
 
 @BACKEND.register("ReLU6")
@@ -827,7 +824,7 @@ def argmax(ctx: Context) -> None:
 
 
 # Handlers grouped by family, in their own modules.
-from . import activations, tensors, python_layers  # noqa: E402,F401
+from . import activations, detection, tensors, python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402

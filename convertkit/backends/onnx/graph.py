@@ -126,7 +126,14 @@ def build_model(net: Net, plan: ShapePlan | None = None, *, outputs: str = "outp
                   for n in plan.inputs]
     else:
         inputs = [info(n, s) for n, s in plan.inputs.items()]
-    outs = [info(g.current[o], plan.blobs[o], o) for o in net.outputs]
+    # Blobs whose size depends on the data (SSD's detections): their rank, no sizes.
+    dynamic: set[str] = set()
+    for layer in net.layers:
+        if layer.impl.dynamic_output or any(b in dynamic for b in layer.bottoms):
+            dynamic.update(layer.tops)
+    outs = [helper.make_tensor_value_info(g.current[o], TensorProto.FLOAT,
+                                          [None] * len(plan.blobs[o])) if o in dynamic
+            else info(g.current[o], plan.blobs[o], o) for o in net.outputs]
     if outputs == "layers":
         seen = {o.name for o in outs} | set(net.inputs)
         for value in list(g.layer_outputs.values()) + list(g.current.values()):
