@@ -63,24 +63,35 @@ class LRNLayer(LayerImpl):
         window = size if self.p.norm_region == "ACROSS_CHANNELS" else size * size
         return count(bottom_shapes[0]) * (window + 2)
 
+    def reach(self, shape: Shape) -> int:
+        """How far the window reaches on each side, cut to what the blob can hold: a
+        window wider than the blob sees only Caffe's zero padding beyond it, so a huge
+        local_size (2147483647 is odd, and Caffe accepts it) costs no more than the
+        blob's own extent (C channels, or the larger of H and W)."""
+        extent = shape[1] if self.p.norm_region == "ACROSS_CHANNELS" else max(shape[2], shape[3])
+        return min((self.p.local_size - 1) // 2, max(int(extent) - 1, 0))
+
     def forward(self, bottoms: Sequence[np.ndarray], params: Sequence[np.ndarray]) -> list[np.ndarray]:
         x = np.asarray(bottoms[0], dtype=np.float32)
         self.reshape([x.shape])
         p = self.p
         size = p.local_size
-        pre_pad = (size - 1) // 2
         alpha, beta = np.float32(p.alpha), np.float32(p.beta)
         sq = x * x
+        reach = self.reach(x.shape)
         if p.norm_region == "ACROSS_CHANNELS":
             n, c, h, w = x.shape
-            padded = np.zeros((n, c + size - 1, h, w), np.float32)
-            padded[:, pre_pad:pre_pad + c] = sq * (alpha / np.float32(size))
+            padded = np.zeros((n, c + 2 * reach, h, w), np.float32)
+            padded[:, reach:reach + c] = sq * (alpha / np.float32(size))
             scale = np.full(x.shape, np.float32(p.k), np.float32)
-            for t in range(size):
+            for t in range(2 * reach + 1):
                 scale += padded[:, t:t + c]
         else:
             _, _, h, w = x.shape
-            avg = pool2d(sq, "AVE", (size, size), (1, 1), (pre_pad, pre_pad), (h, w))
+            kernel = 2 * reach + 1
+            avg = pool2d(sq, "AVE", (kernel, kernel), (1, 1), (reach, reach), (h, w))
+            if kernel != size:  # the pool divides by kernel^2, Caffe's by size^2
+                avg = avg * (np.float32(kernel * kernel) / np.float32(float(size) * size))
             scale = avg * alpha
             scale += np.float32(1)
         return [np.power(scale, -beta, dtype=np.float32) * x]

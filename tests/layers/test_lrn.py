@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from convertkit.errors import PrototxtError, ShapeError
-from support import assert_close, make_layer, opencv_forward, rand
+from support import assert_close, make_layer, opencv_forward, rand, run_layer
 
 
 def lrn_text(params, name="n"):
@@ -92,3 +92,40 @@ def test_flops():
         == 96 * 55 * 55 * 7
     assert make_layer(lrn_text("local_size: 3 norm_region: WITHIN_CHANNEL")).impl.macs(
         [(2, 4, 5, 5)], [(2, 4, 5, 5)]) == 2 * 4 * 5 * 5 * 11
+
+
+@pytest.mark.parametrize("region, size", [("ACROSS_CHANNELS", 9), ("WITHIN_CHANNEL", 15),
+                                          ("ACROSS_CHANNELS", 2147483647),
+                                          ("WITHIN_CHANNEL", 2147483647)])
+def test_a_window_wider_than_the_blob_is_cut_without_changing_the_result(region, size):
+    """local_size 2147483647 is odd, so Caffe accepts it: the window is cut to what the
+    blob holds (beyond it Caffe's padding is zeros), never allocated whole."""
+    x = rand((1, 4, 5, 6), 3)
+    layer = make_layer(f'name: "n" type: "LRN" bottom: "x" top: "n" lrn_param {{ local_size: {size} '
+                       f'alpha: 2.5 beta: 0.75 k: 1.5 norm_region: {region} }}')
+    x64 = x.astype(np.float64)
+    sq = x64 * x64
+    if region == "ACROSS_CHANNELS":  # every channel is in every window
+        scale = 1.5 + 2.5 / size * sq.sum(axis=1, keepdims=True)
+        assert layer.impl.reach(x.shape) == 3
+    else:  # every pixel is in every window; Caffe divides by size^2
+        scale = 1 + 2.5 * sq.sum(axis=(2, 3), keepdims=True) / (float(size) ** 2)
+        assert layer.impl.reach(x.shape) == 5
+    assert_close(run_layer(layer, x)[0], x64 * scale ** -0.75, rel=1e-5)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx", "tf"])
+@pytest.mark.parametrize("region", ["ACROSS_CHANNELS", "WITHIN_CHANNEL"])
+def test_every_runtime_cuts_the_window_alike(runtime, region, tmp_path):
+    pytest.importorskip({"torch": "torch", "onnx": "onnxruntime", "tf": "tensorflow"}[runtime])
+    import convertkit
+    from convertkit.runtime import create
+
+    (tmp_path / "n.prototxt").write_text(
+        'input: "x" input_shape { dim: 1 dim: 4 dim: 5 dim: 6 }\n'
+        f'layer {{ name: "n" type: "LRN" bottom: "x" top: "n" lrn_param {{ local_size: 13 '
+        f'alpha: 40 beta: 0.75 norm_region: {region} }} }}')
+    net = convertkit.load(tmp_path / "n.prototxt")
+    x = rand((1, 4, 5, 6), 4)
+    ref = create("numpy", net).forward({"x": x})["n"]
+    assert_close(create(runtime, net).forward({"x": x})["n"], ref, rel=1e-5)

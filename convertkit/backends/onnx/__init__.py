@@ -368,20 +368,26 @@ def softmax(ctx: Context) -> None:
 @BACKEND.register("LRN")
 def lrn(ctx: Context) -> None:
     p = ctx.layer.hparams
+    # The window cut to the blob (layers/lrn.py): a huge local_size sees only zeros.
+    reach = ctx.layer.impl.reach(ctx.bottom_shapes[0])
+    kernel = 2 * reach + 1
     if p.norm_region == "ACROSS_CHANNELS":
         # ONNX's LRN is Caffe's: x / (bias + alpha/size * sum of squares)^beta over
-        # channels [c - (size-1)//2, c + size//2].
-        _unary(ctx, "LRN", size=p.local_size, alpha=float(p.alpha), beta=float(p.beta),
-               bias=float(p.k))
+        # channels [c - (size-1)//2, c + size//2]; a cut window keeps Caffe's alpha/size.
+        _unary(ctx, "LRN", size=kernel, alpha=float(p.alpha) * kernel / p.local_size,
+               beta=float(p.beta), bias=float(p.k))
         return
+    if kernel != p.local_size and _varies(ctx, ctx.layer.bottoms[0]):
+        raise _fixed(ctx, "its window is cut to the blob's planned size")
     g, layer = _g(ctx), ctx.layer
     x = g.value(layer.bottoms[0])
-    pre = (p.local_size - 1) // 2
     sq, avg, scaled, base, powed = (g.tmp(layer, t) for t in ("sq", "avg", "scaled", "base", "pow"))
     g.node("Mul", [x, x], [sq])
-    g.node("AveragePool", [sq], [avg], kernel_shape=[p.local_size] * 2, strides=[1, 1],
-           pads=[pre, pre, p.local_size - 1 - pre, p.local_size - 1 - pre], count_include_pad=1)
-    g.node("Mul", [avg, g.const(layer, "alpha", np.array(p.alpha, np.float32))], [scaled])
+    g.node("AveragePool", [sq], [avg], kernel_shape=[kernel] * 2, strides=[1, 1],
+           pads=[reach] * 4, count_include_pad=1)
+    # Caffe divides by size^2 whatever the window holds.
+    alpha = np.float32(p.alpha * kernel * kernel / (float(p.local_size) ** 2))
+    g.node("Mul", [avg, g.const(layer, "alpha", np.array(alpha, np.float32))], [scaled])
     g.node("Add", [scaled, g.const(layer, "one", np.array(1, np.float32))], [base])
     g.node("Pow", [base, g.const(layer, "beta", np.array(-p.beta, np.float32))], [powed])
     g.node("Mul", [powed, x], [g.write(layer.tops[0])], name=layer.name)

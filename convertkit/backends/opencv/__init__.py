@@ -213,6 +213,9 @@ def lrn(ctx: Context) -> list[Layer]:
     if p.norm_region == "ACROSS_CHANNELS" and float(p.k) != 1.0:
         raise ctx.refuse(f"OpenCV's ACROSS_CHANNELS LRN does not compute Caffe's k "
                          f"({float(p.k):g}; only k 1 agrees)", BACKEND.name)
+    if 2 * layer.impl.reach(ctx.bottom_shapes[0]) + 1 != p.local_size:
+        raise ctx.refuse(f"OpenCV allocates the whole window (local_size {p.local_size}), "
+                         "wider than the blob", BACKEND.name)
     lp = layer.to_proto()
     lrn_p = lp.lrn_param
     lrn_p.local_size, lrn_p.alpha, lrn_p.beta, lrn_p.k = p.local_size, p.alpha, p.beta, p.k

@@ -314,7 +314,11 @@ def softmax(ctx: Context) -> Op:
 @BACKEND.register("LRN")
 def lrn(ctx: Context) -> Op:
     p = ctx.layer.hparams
-    return _single(L.CaffeLRN(p.local_size, p.alpha, p.beta, p.k, p.norm_region,
+    reach = ctx.layer.impl.reach(ctx.bottom_shapes[0])  # the window cut to the blob
+    if (p.norm_region != "ACROSS_CHANNELS" and 2 * reach + 1 != p.local_size
+            and varies(ctx, ctx.layer.bottoms[0])):
+        raise FixedSize(ctx.layer, "its window is cut to the blob's planned size")
+    return _single(L.CaffeLRN(p.local_size, p.alpha, p.beta, p.k, p.norm_region, reach=reach,
                               name=_name(ctx)))
 
 

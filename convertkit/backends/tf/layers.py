@@ -380,24 +380,28 @@ class CaffeLRN(keras.layers.Layer):
     WITHIN_CHANNEL: ``x * (1 + alpha * avg of x^2 over a size x size window, zero
     padded)^-beta`` (Caffe's divisor there is always size^2)."""
 
-    def __init__(self, local_size, alpha, beta, k, region, **kwargs):
+    def __init__(self, local_size, alpha, beta, k, region, reach=None, **kwargs):
         super().__init__(**_base(kwargs))
         self.local_size, self.alpha, self.beta = int(local_size), float(alpha), float(beta)
         self.k, self.region = float(k), str(region)
+        # How far the window reaches (the local size's, or cut to the blob: a window
+        # wider than the blob sees only zeros).
+        self.reach = (self.local_size - 1) // 2 if reach is None else int(reach)
 
     def call(self, x):
-        size, pre = self.local_size, (self.local_size - 1) // 2
+        size, pre = self.local_size, self.reach
+        kernel = 2 * pre + 1
         if self.region == "ACROSS_CHANNELS":
             return tf.nn.local_response_normalization(
                 x, depth_radius=pre, bias=self.k, alpha=self.alpha / size, beta=self.beta)
         sq = tf.pad(x * x, [[0, 0], [pre, pre], [pre, pre], [0, 0]])
-        avg = tf.nn.avg_pool2d(sq, size, 1, "VALID")
-        return tf.pow(avg * self.alpha + 1.0, -self.beta) * x
+        avg = tf.nn.avg_pool2d(sq, kernel, 1, "VALID")  # Caffe divides by size^2
+        return tf.pow(avg * (self.alpha * kernel * kernel / (size * size)) + 1.0, -self.beta) * x
 
     def get_config(self):
         config = super().get_config()
         config.update(local_size=self.local_size, alpha=self.alpha, beta=self.beta, k=self.k,
-                      region=self.region)
+                      region=self.region, reach=self.reach)
         return config
 
 

@@ -306,19 +306,21 @@ def softmax(ctx: Context) -> Op:
 
 @BACKEND.register("LRN")
 def lrn(ctx: Context) -> Op:
-    p = ctx.layer.hparams
-    size, pre = p.local_size, (p.local_size - 1) // 2
+    p, impl = ctx.layer.hparams, ctx.layer.impl
+    size = p.local_size
 
     def run(x):
         sq = x * x
+        reach = impl.reach(tuple(x.shape))  # the window cut to the blob (layers/lrn.py)
+        kernel = 2 * reach + 1
         if p.norm_region == "ACROSS_CHANNELS":
             # k + alpha/size * sum over the channel window, zero-padded as Caffe does.
-            padded = F.pad(sq, (0, 0, 0, 0, pre, size - 1 - pre))
-            windows = padded.unfold(1, size, 1).sum(-1)
+            padded = F.pad(sq, (0, 0, 0, 0, reach, reach))
+            windows = padded.unfold(1, kernel, 1).sum(-1)
             scale = windows * (p.alpha / size) + p.k
-        else:
-            avg = F.avg_pool2d(sq, size, 1, pre, count_include_pad=True)
-            scale = avg * p.alpha + 1.0
+        else:  # Caffe divides by size^2 whatever the window holds
+            avg = F.avg_pool2d(sq, kernel, 1, reach, count_include_pad=True)
+            scale = avg * (p.alpha * kernel * kernel / (size * size)) + 1.0
         return scale.pow(-p.beta) * x
 
     return _pointwise(run)
