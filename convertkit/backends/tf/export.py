@@ -82,7 +82,26 @@ def write_saved_model(net: Net | KerasNet, directory: str | Path, *, checkpoint:
     module = _Serving(knet)
     concrete = module.serve.get_concrete_function()
     tf.saved_model.save(module, str(directory), signatures={"serving_default": concrete})
+    _settle_fingerprint(directory / "fingerprint.pb")
     return sorted(p for p in directory.rglob("*") if p.is_file())
+
+
+def _settle_fingerprint(path: Path) -> None:
+    """TensorFlow puts a random UUID in a SavedModel's fingerprint.pb; the same model
+    should give the same bytes every time, so the UUID is made from the fingerprint's
+    own hashes of the graph, signatures, objects and checkpoint."""
+    if not path.is_file():
+        return
+    import hashlib
+
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    fp = fingerprint_pb2.FingerprintDef()
+    fp.ParseFromString(path.read_bytes())
+    fp.ClearField("uuid")
+    digest = hashlib.sha256(fp.SerializeToString(deterministic=True)).digest()
+    fp.uuid = str(int.from_bytes(digest[:16], "big"))
+    path.write_bytes(fp.SerializeToString(deterministic=True))
 
 
 def _saved_bytes(suffix: str, save) -> bytes:
@@ -101,7 +120,29 @@ def keras_bytes(net: Net | KerasNet, *, checkpoint: str | None = None, table: st
                 fmt: str | None = None, sizes=None) -> bytes:
     """The ``.keras`` file of the net's Keras model (or of a built one), with its params."""
     knet = net if isinstance(net, KerasNet) else _built(net, checkpoint, table, fmt, sizes)
-    return _saved_bytes(".keras", knet.model.save)
+    return _reproducible_zip(_saved_bytes(".keras", knet.model.save))
+
+
+def _reproducible_zip(data: bytes) -> bytes:
+    """A ``.keras`` archive whose bytes depend on the model alone: Keras stamps its
+    entries and ``metadata.json`` with the time of saving, which are set to the zip
+    epoch (1980-01-01) and dropped."""
+    import io
+    import json
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "metadata.json":
+                meta = json.loads(body)
+                meta.pop("date_saved", None)
+                body = json.dumps(meta).encode()
+            entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+            dst.writestr(entry, body)
+    return out.getvalue()
 
 
 def weights_h5_bytes(model: KerasNet | Net, *, checkpoint: str | None = None, table: str = "tf",

@@ -1,0 +1,37 @@
+"""Every output format is byte-identical run after run: the weight files (see
+tests/test_emit.py) and the runnable models, the .keras archive (Keras stamps the time
+of saving) and the SavedModel (TensorFlow puts a random UUID in its fingerprint)
+included."""
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+
+from convertkit.cli import main
+
+NETS = Path(__file__).resolve().parents[1] / "fixtures" / "nets"
+FORMATS = {"onnx": "onnx", "pt2": "torch", "savedmodel": "tensorflow", "keras": "tensorflow",
+           "keras-weights": "tensorflow"}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_every_runnable_format_is_byte_identical_run_after_run(tmp_path):
+    formats = [f for f, m in FORMATS.items() if importlib.util.find_spec(m)]
+    if not formats:
+        pytest.skip("no framework installed")
+    assert main(["zoo", "make", "--from", str(NETS / "classifier.prototxt"), "-o", str(tmp_path / "m")]) == 0
+    args = [str(tmp_path / "m" / "classifier.prototxt"), str(tmp_path / "m" / "classifier.caffemodel"),
+            "--to", ",".join(formats), "--quiet"]
+    assert main(["convert", *args, "-o", str(tmp_path / "a")]) == 0
+    time.sleep(1.1)  # a timestamp with one-second resolution would now differ
+    assert main(["convert", *args, "-o", str(tmp_path / "b")]) == 0
+    first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert first.keys() == second.keys() and len(first) >= len(formats)
+    differ = [name for name in first if first[name] != second[name]]
+    assert differ == []
+    if "savedmodel" in formats:
+        assert "classifier.savedmodel/fingerprint.pb" in first
