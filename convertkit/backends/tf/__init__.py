@@ -90,12 +90,6 @@ def _multi(layer: keras.layers.Layer, variables: dict | None = None) -> Op:
     return Op(layer, lambda xs: [layer(list(xs))], variables or {})
 
 
-BACKEND.refuse("DetectionOutput", reason=(
-    "SSD's decoding and NMS give a number of detections that depends on the data; convert "
-    "--cut-data-dependent writes the net up to its loc/conf/prior blobs, to decode with "
-    "convertkit.layers.detection_output"))
-
-
 @BACKEND.register("Input")
 def input_(ctx: Context) -> Op:
     return Op(None, lambda xs: [])
@@ -504,7 +498,7 @@ def roi_pooling(ctx: Context) -> Op:
 
 
 # Handlers grouped by family, in their own modules.
-from . import tensors, python_layers  # noqa: E402,F401
+from . import detection, tensors, python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402

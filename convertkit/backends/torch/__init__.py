@@ -40,8 +40,6 @@ class Op:
 #: why: a net with one runs eagerly (from its .pt) but torch.export cannot trace it.
 EAGER_ONLY = {
     "ROIPooling": "each ROI's bins are read from the ROI values",
-    "DetectionOutput": "SSD's decoding and NMS give a number of detections that depends "
-                       "on the data",
 }
 
 
@@ -547,23 +545,6 @@ def roi_pooling(ctx: Context) -> Op:
     return Op(None, run)
 
 
-@BACKEND.register("DetectionOutput")
-def detection_output(ctx: Context) -> Op:
-    """SSD's decoding and NMS on the CPU (the rules of layers/detection_output.py)."""
-    from ...layers import detection_output as det
-
-    p = ctx.layer.hparams
-
-    def run(xs):
-        loc, conf, prior = (t.detach().to("cpu", torch.float32).numpy() for t in xs)
-        n = loc.shape[0]
-        boxes = det.decode(prior.reshape(2, -1, 4), loc.reshape(n, -1, 4), p)
-        out = det.detections(boxes, conf.reshape(n, boxes.shape[1], p.num_classes), p)
-        return [torch.from_numpy(out).to(xs[0].device, xs[0].dtype)]
-
-    return Op(None, run)
-
-
 # Data movement -------------------------------------------------------------------------
 
 @BACKEND.register("Eltwise")
@@ -677,7 +658,7 @@ def argmax(ctx: Context) -> Op:
 
 
 # Handlers grouped by family, in their own modules.
-from . import activations, tensors, python_layers  # noqa: E402,F401
+from . import activations, detection, tensors, python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
 from ...plugins import apply_pending  # noqa: E402
