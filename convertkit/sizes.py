@@ -125,6 +125,13 @@ def free_sizes(net: Net, plan: ShapePlan | None = None) -> FreeSizes:
         found = layer.impl.fixed_sizes(plan.bottom_shapes(layer))
         if found:
             rules[layer.name] = (layer, found)
+    # Layers with learned params: their params are shaped for the planned bottoms (a
+    # PReLU's slope after a Reshape that moves the batch into the channels).
+    learned = {}
+    for layer in net.layers:
+        shapes = layer.impl.param_shapes(plan.bottom_shapes(layer))
+        if shapes:
+            learned[layer.name] = (layer, [tuple(s) for s in shapes])
     free: dict[str, tuple[int, ...]] = {}
     fixed: dict[tuple[str, str], dict] = {}
     tried: dict[tuple[str, int], list] = {}
@@ -141,6 +148,18 @@ def free_sizes(net: Net, plan: ShapePlan | None = None) -> FreeSizes:
                         before, after = plan.bottom_shapes(layer)[i], p.bottom_shapes(layer)[i]
                         if any(before[a] != after[a] for a in ax):
                             blockers.append((layer, why))
+                named = {lay.name for lay, _ in blockers if lay is not None}
+                for layer, shapes in learned.values():
+                    if layer.name in named:  # its own rule says why (InnerProduct's K)
+                        continue
+                    try:
+                        other = [tuple(s) for s in layer.impl.param_shapes(p.bottom_shapes(layer))]
+                    except (ShapeError, ConvertError):
+                        other = None
+                    if other != shapes:
+                        shown = ", ".join(fmt_shape(s) for s in shapes)
+                        blockers.append((layer, f"its learned params ({shown}) fit the planned "
+                                                "size only"))
             if not plans:  # no other size plans: the layer that refuses says why
                 where = getattr(error, "layer", None)
                 if where in rules:

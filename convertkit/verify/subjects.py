@@ -223,13 +223,11 @@ class OnnxFileRunner(Runner):
                 refused = size_refusal(path, vi.name, takes, plan.inputs[vi.name])
                 if refused is not None:
                     raise refused
-        sizes = None
-        if any(d.HasField("dim_param") for vi in model.graph.input
-               for d in list(vi.type.tensor_type.shape.dim)[2:]):
-            from ..sizes import free_sizes  # a file with free sizes: built as convert builds it
+        from ..sizes import free_sizes
 
-            sizes = free_sizes(net, plan)
-        fresh, g = build_model(net, plan, outputs="outputs", sizes=sizes)
+        # built as convert builds it: its free sizes (and what a layer pins of them,
+        # which may be all of them: a file with no dim_param is one of those too)
+        fresh, g = build_model(net, plan, outputs="outputs", sizes=free_sizes(net, plan))
         problems = _onnx_fit(model, fresh, plan, net)
         if problems:
             raise ConvertError(f"{len(problems)} mismatches with the net: " + "; ".join(problems),

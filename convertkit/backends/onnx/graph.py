@@ -104,10 +104,13 @@ def build_model(net: Net, plan: ShapePlan | None = None, *, outputs: str = "outp
                 g._layer = layer
                 BACKEND.convert(Context(net, plan, layer, {"graph": g, "sizes": sizes}))
         except FixedSize as exc:
-            if sizes is None or not sizes.spatial:
+            if sizes is None or not sizes.dynamic:
                 raise ConvertError(f"internal: {exc.why} at the planned size",
                                    layer=exc.layer.name) from None
-            sizes = sizes.pin(layer=exc.layer.name, type=exc.layer.type,
+            # height and width first; the batch too when only it is left free (a
+            # Slice of axis 0)
+            sizes = sizes.pin((2, 3) if sizes.spatial else (0,), layer=exc.layer.name,
+                              type=exc.layer.type,
                               why=f"onnx expresses it at one size: {exc.why}")
             continue
         break

@@ -72,9 +72,11 @@ class KerasNet:
             try:
                 self._build()
             except FixedSize as exc:
-                if self.sizes is None or not self.sizes.spatial:
+                if self.sizes is None or not self.sizes.dynamic:
                     raise
-                self.sizes = self.sizes.pin(layer=exc.layer.name, type=exc.layer.type,
+                # height and width first; the batch too when only it is left free
+                self.sizes = self.sizes.pin((2, 3) if self.sizes.spatial else (0,),
+                                            layer=exc.layer.name, type=exc.layer.type,
                                             why=f"tf expresses it at one size: {exc.why}")
                 continue
             break
