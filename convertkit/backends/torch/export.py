@@ -93,6 +93,8 @@ def export_with_sizes(net: Net, state=None, sizes=None) -> tuple[bytes, dict[str
                 except Exception:  # noqa: BLE001
                     program = None
             break
+        if program is not None and not _accepts(program, plan, module.input_names, examples):
+            program = None  # it holds a relation true of the example's sizes only
         if program is None:  # every size as planned
             program = torch.export.export(module, tuple(torch.zeros(plan.inputs[n])
                                                         for n in module.input_names))
@@ -100,6 +102,20 @@ def export_with_sizes(net: Net, state=None, sizes=None) -> tuple[bytes, dict[str
     torch.export.save(program, buf)
     data = buf.getvalue()
     return data, program_sizes(torch.export.load(io.BytesIO(data)), module.input_names)
+
+
+def _accepts(program, plan, names, examples) -> bool:
+    """Whether ``program`` runs on the planned sizes when it was traced at others (a
+    free size of 1 is traced at 2): a guard tying its sizes together (``4 * N * H * W
+    == 128`` after a Reshape to one axis) may hold for the example only."""
+    planned = tuple(torch.zeros(plan.inputs[n]) for n in names)
+    if all(tuple(e.shape) == tuple(p.shape) for e, p in zip(examples, planned)):
+        return True
+    try:
+        program.module()(*planned)
+    except Exception:  # noqa: BLE001 - a guard failed: the program is for other sizes
+        return False
+    return True
 
 
 def _saved_sizes(program, names) -> dict[str, list]:
