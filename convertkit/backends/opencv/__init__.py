@@ -83,6 +83,10 @@ AXES = {
 }
 
 
+#: The legacy field Caffe reads in place of ``axis`` when it is given.
+LEGACY_AXIS = {"Concat": "concat_dim", "Slice": "slice_dim"}
+
+
 @BACKEND.register(*AXES)
 def canonical_axes(ctx: Context) -> list[Layer] | None:
     """The layer with every negative axis written as Caffe reads it, counted from 0."""
@@ -96,6 +100,13 @@ def canonical_axes(ctx: Context) -> list[Layer] | None:
     lp = layer.to_proto()
     params = getattr(lp, block)
     changed = False
+    legacy = LEGACY_AXIS.get(layer.type)
+    if legacy and params.HasField(legacy):
+        # Caffe reads the legacy concat_dim / slice_dim in place of axis; OpenCV's
+        # importer reads axis alone
+        params.axis = getattr(params, legacy)
+        params.ClearField(legacy)
+        changed = True
     for f in fields:
         value = getattr(params, f)
         if value < 0:
@@ -169,6 +180,24 @@ FORMS = {"InnerProduct": _inner_product, "Reshape": _reshape, "Flatten": _reshap
          "Scale": _scale}
 
 
+def _depthwise_check(ctx: Context) -> None:
+    """OpenCV's depthwise convolution (group = channels = num_output) differs from
+    Caffe's (measured, OpenCV 4.14): on an axis of size 1 with a kernel wider than 1
+    (1x6x9x1, 3x3, pad 1: 134% of the output's range), and dilated with a pad other
+    than dilation * (kernel - 1) / 2 (3x3, dilation 2, pad 1: 89%)."""
+    p, shape = ctx.layer.hparams, ctx.bottom_shapes[0]
+    if not (p.group > 1 and p.group == shape[1] == p.num_output):
+        return
+    for i, axis in enumerate(("height", "width")):
+        if shape[2 + i] == 1 and p.kernel[i] > 1:
+            raise ctx.refuse(f"OpenCV's depthwise convolution of a {axis} of 1 with a kernel "
+                             f"of {p.kernel[i]} differs from Caffe's", BACKEND.name)
+        if p.dilation[i] > 1 and 2 * p.pad[i] != p.dilation[i] * (p.kernel[i] - 1):
+            raise ctx.refuse(f"OpenCV's dilated depthwise convolution differs from Caffe's "
+                             f"with a pad ({p.pad[i]}) other than dilation x (kernel - 1) / 2 "
+                             f"on the {axis}", BACKEND.name)
+
+
 @BACKEND.register("Convolution", "Deconvolution")
 def convolution(ctx: Context) -> list[Layer] | None:
     """OpenCV's Deconvolution ignores dilation (it gave 1x7x18x2 for Caffe's 1x7x20x2
@@ -178,6 +207,8 @@ def convolution(ctx: Context) -> list[Layer] | None:
     if layer.type == "Deconvolution" and tuple(p.dilation) != (1, 1):
         raise ctx.refuse(f"OpenCV's Deconvolution ignores dilation "
                          f"({p.dilation[0]}x{p.dilation[1]})", BACKEND.name)
+    if layer.type == "Convolution":
+        _depthwise_check(ctx)
     cp = layer.proto.convolution_param
     if not (len(cp.kernel_size) > 1 or len(cp.stride) > 1 or len(cp.pad) > 1
             or len(cp.dilation) > 1):
@@ -196,10 +227,16 @@ def convolution(ctx: Context) -> list[Layer] | None:
 @BACKEND.register("MVN")
 def mvn(ctx: Context) -> None:
     """Caffe's MVN top has 4 axes whatever its bottom's (legacy accessors); OpenCV's
-    keeps the bottom's."""
+    keeps the bottom's. Caffe adds eps to the standard deviation, OpenCV to the
+    variance: the same only at Caffe's default eps (1e-9)."""
     if len(ctx.bottom_shapes[0]) < 4:
         raise ctx.refuse(f"OpenCV's MVN keeps a {len(ctx.bottom_shapes[0])}-axis bottom's "
                          "shape; Caffe's top has 4 axes", BACKEND.name)
+    p = ctx.layer.hparams
+    if p.normalize_variance and np.float32(p.eps) != np.float32(1e-9):
+        # measured: eps 0.1 moves OpenCV's output by 0.26 on values of about 2
+        raise ctx.refuse(f"OpenCV's MVN divides by sqrt(var + eps), Caffe's by sqrt(var) + "
+                         f"eps (eps {p.eps:g})", BACKEND.name)
     return None
 
 
