@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+import convertkit
 from convertkit import convert as conv
 from convertkit import zoo
 from convertkit.cli import main
@@ -143,34 +144,62 @@ def test_bn_merge_with_nothing_to_fold_says_so(tmp_path, capsys):
     assert "nothing to fold" in out["notes"][0]
 
 
+def faster_rcnn(folder):
+    """py-faster-rcnn's small test net (tests/test_python_layers.py) with seeded
+    weights, written into ``folder``: (prototxt, caffemodel)."""
+    from test_python_layers import FRCNN
+
+    from convertkit.zoo.anynet import make_from
+
+    proto = folder / "frcnn.prototxt"
+    proto.write_text(FRCNN)
+    net, _ = make_from(convertkit.load(proto), 0)
+    save_caffemodel(net, folder / "frcnn.caffemodel")
+    return proto, folder / "frcnn.caffemodel"
+
+
 def test_a_format_that_cannot_express_a_layer_is_refused_before_writing(tmp_path, capsys):
-    """SSD's DetectionOutput has no ONNX, TF or torch.export expression: asked for by
-    name, the run stops before writing anything; --to all writes every other format."""
+    """py-faster-rcnn's Proposal has no ONNX, TF or torch.export expression: asked for
+    by name, the run stops before writing anything; --to all writes every other format."""
     pytest.importorskip("onnx")
     pytest.importorskip("torch")
-    proto, model = tiny_ssd(tmp_path)
+    proto, model = faster_rcnn(tmp_path)
     out_dir = tmp_path / "out"
     rc = main(["convert", str(proto), str(model), "--to", "torch,onnx", "-o", str(out_dir), "-q"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1
-    assert "layer 'detection_out': onnx cannot express DetectionOutput" in err
+    assert "layer 'proposal': onnx cannot express Proposal" in err
     assert not out_dir.exists()
     out = run_json(["convert", str(proto), str(model), "--to", "all", "-o", str(out_dir)], capsys)
     left_out = {n.split(" ")[0] for n in out["notes"] if " left out: " in n}
-    assert {"onnx", "pt2"} <= left_out <= {"onnx", "pt2", "savedmodel", "keras", "keras-weights"}
-    assert "torch.export cannot trace DetectionOutput" in " ".join(out["notes"])
+    assert left_out == {"onnx", "pt2", "savedmodel", "keras", "keras-weights"}
+    assert "torch.export cannot trace Proposal" in " ".join(out["notes"])
     assert set(out["formats"]) == set(conv.all_formats()) - left_out
-    assert not list(out_dir.glob("*.onnx")) and (out_dir / "tiny_ssd.pt").is_file()
-    # --cut-data-dependent: written from the net cut before DetectionOutput.
+    assert not list(out_dir.glob("*.onnx")) and (out_dir / "frcnn.pt").is_file()
+    # --cut-data-dependent: written from the net cut before Proposal.
     import onnx
 
     cut_dir = tmp_path / "cut"
     out = run_json(["convert", str(proto), str(model), "--to", "torch,onnx,pt2",
                     "--cut-data-dependent", "-o", str(cut_dir)], capsys)
     assert list(out["formats"]) == ["torch", "onnx", "pt2"]
-    assert "onnx ends at loc_flat, conf_out, prior: detection_out (DetectionOutput)" in out["notes"][0]
-    graph = onnx.load(cut_dir / "tiny_ssd.onnx").graph
-    assert [o.name for o in graph.output] == ["loc_flat", "conf_out", "prior"]
+    assert ("onnx ends at rpn_bbox_pred, rpn_cls_prob_reshape: proposal (Proposal)"
+            in out["notes"][0])
+    graph = onnx.load(cut_dir / "frcnn.onnx").graph
+    assert sorted(o.name for o in graph.output) == ["rpn_bbox_pred", "rpn_cls_prob_reshape"]
+
+
+def test_every_format_writes_an_ssd_whole(tmp_path, capsys):
+    """SSD's DetectionOutput is expressed by every model format (ONNX, pt2, SavedModel,
+    Keras): --to all leaves nothing out and cuts nothing."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
+    proto, model = tiny_ssd(tmp_path)
+    out = run_json(["convert", str(proto), str(model), "--to", "all", "-o", str(tmp_path / "o")],
+                   capsys)
+    assert not [n for n in out["notes"] if " left out: " in n or " ends at " in n], out["notes"]
+    assert set(out["formats"]) == set(conv.all_formats())
 
 
 def test_bad_input_is_one_line_and_writes_nothing(icnet, tmp_path, capsys):
