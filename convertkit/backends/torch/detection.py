@@ -12,8 +12,8 @@ classes; rows ``[image, label, score, xmin, ymin, xmax, ymax]``, images in order
 labels ascending, each label's boxes best first; one row ``[i, -1, ..., -1]`` per
 image when nothing at all is found.
 
-Traceable: the candidates per class are a fixed ``top_k`` (static), NMS is a loop of
-``top_k`` masked steps over them, and only the last step, the selection of the kept
+Traceable: the candidates per class are a fixed ``top_k`` (static), NMS is a
+``torch.while_loop`` of ``top_k`` masked steps over them, and only the last step, the selection of the kept
 rows (``torch.nonzero``), has a data-dependent size (an unbacked size in the program).
 """
 from __future__ import annotations
@@ -105,20 +105,28 @@ def detections(loc: torch.Tensor, conf: torch.Tensor, prior: torch.Tensor, p,
 
 def _nms(iou: torch.Tensor, valid: torch.Tensor, p, top_k: int) -> torch.Tensor:
     """Greedy NMS over the K candidates (best first) of each image and class, as
-    ``top_k`` masked steps: candidate i is kept when valid and no kept one before it
-    overlaps it above the threshold (tightened by eta after each kept box while it is
-    above 0.5)."""
+    ``top_k`` masked steps of ``torch.while_loop`` (one traced step, however large
+    top_k): candidate i is kept when valid and no kept one before it overlaps it above
+    the threshold (tightened by eta after each kept box while it is above 0.5)."""
     threshold = torch.full(valid.shape[:2], p.nms_threshold, dtype=torch.float32,
                            device=valid.device)
-    kept = torch.zeros_like(valid)
     steps = torch.eye(top_k, dtype=torch.bool, device=valid.device)
-    for i in range(top_k):
-        blocked = (kept & (iou[..., :, i] > threshold[..., None])).any(-1)
-        keep_i = valid[..., i] & ~blocked
-        kept = kept | (keep_i[..., None] & steps[i])
+
+    def more(i, kept, threshold):
+        return i < top_k
+
+    def step(i, kept, threshold):
+        at = i.reshape(1)
+        column = torch.index_select(iou, 3, at).squeeze(3)  # overlap of each with i
+        blocked = (kept & (column > threshold[..., None])).any(-1)
+        keep_i = torch.index_select(valid, 2, at).squeeze(2) & ~blocked
+        kept = kept | (keep_i[..., None] & torch.index_select(steps, 0, at))
         if p.eta < 1:
             threshold = torch.where(keep_i & (threshold > 0.5), threshold * p.eta, threshold)
-    return kept
+        return i + 1, kept, threshold.clone()
+
+    start = torch.zeros((), dtype=torch.int64, device=valid.device)
+    return torch.while_loop(more, step, (start, torch.zeros_like(valid), threshold))[1]
 
 
 @BACKEND.register("DetectionOutput")
