@@ -213,7 +213,7 @@ def read_input_array(path: str | os.PathLike, name: str, declared, source) -> "n
         raise FileKindError(f"is {kind.what}, not a .npy array{hint}", path=path)
     try:
         shape, dtype = _npy_header(path)
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises many kinds
         raise InputFileError(f"is not a readable .npy array: bad header ({exc.__class__.__name__})",
                              path=path) from None
     if dtype.hasobject:

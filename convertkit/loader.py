@@ -239,6 +239,9 @@ def build_net(net_param, path=None) -> Net:
         if training_only:
             dropped.append(layer)
             continue
+        if not layer.bottoms and layer.impl.num_bottoms[0] > 0:
+            raise PrototxtError(f"{layer.type} takes at least {layer.impl.num_bottoms[0]} "
+                                "bottom(s), and this one has none", path=path, layer=layer.name)
         if not layer.bottoms:
             # A layer without bottoms (Caffe's Input) feeds the net: its tops are inputs.
             try:

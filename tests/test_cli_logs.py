@@ -41,6 +41,7 @@ def test_native_log_lines_are_dropped_and_the_rest_kept():
     (b"I0000 00:00:1796419452.804030    4250 port.cc:153] oneDNN custom operations", True),
     (b"W1204 21:22:12.000001  123 cpu_feature_guard.cc:210] This TensorFlow binary", True),
     (b"WARNING: All log messages before absl::InitializeLog() is called", True),
+    (b"[ WARN:0@16.747] global grfmt_png.cpp:793 readFromStreamOrBuffer PNG input buffer", True),
     (b"convertkit: error: I0000 is not a layer", False),
     (b"note: preprocessing: resize to 32x32", False),
 ])

@@ -105,8 +105,8 @@ def _main(argv: list[str] | None) -> int:
     try:
         rc = cli.main(args=argv, prog_name="convertkit", standalone_mode=False)
         return rc if isinstance(rc, int) else 0
-    except ConvertError as exc:
-        click.echo(f"convertkit: error: {exc}", err=True)
+    except ConvertError as exc:  # one line, whatever a framework's message held
+        click.echo(f"convertkit: error: {' '.join(str(exc).split())}", err=True)
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("convertkit: aborted", err=True)

@@ -20,9 +20,11 @@ import threading
 import warnings
 
 #: Lines written by the frameworks' native loggers: glog/absl ("I0000 00:00:...",
-#: "W1204 ...", with a thread id and file:line]) and absl's pre-init banner.
+#: "W1204 ...", with a thread id and file:line]), absl's pre-init banner, and OpenCV's
+#: ("[ WARN:0@16.747] global grfmt_png.cpp:793 ...").
 NATIVE_LOG = re.compile(rb"^(?:[IWE]\d{4} \d\d:\d\d:[\d.]+\s+\d+ [\w./-]+:\d+\] |"
-                        rb"WARNING: All log messages before absl::InitializeLog\(\))")
+                        rb"WARNING: All log messages before absl::InitializeLog\(\)|"
+                        rb"\[ ?(?:INFO|WARN|ERROR|DEBUG):\d+@[\d.]+\] )")  # OpenCV's
 
 #: Python packages whose warnings and loggers are kept quiet.
 FRAMEWORKS = ("tensorflow", "keras", "absl", "torch", "onnx", "onnxruntime", "h5py")

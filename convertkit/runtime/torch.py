@@ -35,11 +35,20 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UsageError("state_dict file not found", path=path) from None
     except Exception as exc:  # corrupt or foreign files: one line naming the file
-        raise UsageError(f"cannot read a state_dict: {exc}", path=path) from None
+        reason = " ".join(str(exc).split())
+        if len(reason) > 200:
+            reason = reason[:200] + " ..."
+        raise UsageError(f"cannot read a state_dict ({type(exc).__name__}): {reason}",
+                         path=path) from None
+    if not (isinstance(state, Mapping) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                               for k, v in state.items())):
+        raise UsageError(f"holds a {type(state).__name__}, not a state_dict (names to tensors)",
+                         path=path)
+    return state
 
 
 def load_into(module: CaffeModule, state: Mapping[str, torch.Tensor], source: str | None) -> None:
