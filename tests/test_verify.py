@@ -494,12 +494,11 @@ def ssd(tmp_path_factory):
     return net, samples_from_images(net, [IMAGE])
 
 
-def test_ssd_detections_compare_as_sets_and_other_frameworks_up_to_them(ssd):
+def test_ssd_detections_compare_as_sets_in_every_runtime(ssd):
     """OpenCV orders SSD's detections by score over all classes (Caffe: by class):
-    verify compares them as a set. ONNX expresses DetectionOutput (NonMaxSuppression);
-    a framework that cannot (TF) is checked on the net cut before it, which ends at its
-    loc, conf and prior blobs."""
-    needs("opencv", "torch", "onnx")
+    verify compares them as a set. ONNX (NonMaxSuppression), PyTorch and TF express
+    DetectionOutput: every runtime is checked whole, no cut."""
+    needs("opencv", "torch", "onnx", "tf")
     net, samples = ssd
     x = samples[0].arrays
     ref = runtime.create("numpy", net).forward(x)["detection_out"]
@@ -508,35 +507,26 @@ def test_ssd_detections_compare_as_sets_and_other_frameworks_up_to_them(ssd):
     r = Verifier(net, Options(direct=True)).run(samples).report
     subs = subjects(r)
     assert r["verdict"] == "pass", json.dumps(r["variants"][0]["subjects"], indent=1)[:3000]
-    for name in ("opencv", "torch", "onnx"):
+    for name in ("opencv", "torch", "onnx", "tf"):
         assert subs[name]["verdict"] == "pass" and subs[name]["ends_at"] is None
         assert set(subs[name]["outputs"]) == {"detection_out"}
         row = next(row for row in subs[name]["layers"] if row["name"] == "detection_out")
         assert row["compared"] and row["within"]
-    for name in {"tf"} & set(subs):
-        s = subs[name]
-        assert s["verdict"] == "pass" and s["ends_at"]["blobs"] == ["loc_flat", "conf_out", "prior"]
-        assert f"{name} cannot express DetectionOutput" in s["ends_at"]["why"]
-        assert set(s["outputs"]) == {"loc_flat", "conf_out", "prior"}
-        assert all(o["within"] and o["max_rel"] <= 1e-4 for o in s["outputs"].values())
-        rows = {row["name"]: row for row in s["layers"]}
-        assert not rows["detection_out"]["compared"] and rows["conf_softmax"]["within"]
 
 
 def test_ssd_files_of_every_torch_and_onnx_format(ssd, tmp_path):
-    """A fresh conversion: the .pt runs DetectionOutput eagerly and the .onnx with
-    NonMaxSuppression; .pt2 is written from the cut net and checked up to it. A file
-    whose conf weights differ fails at that layer."""
+    """A fresh conversion: the .pt and the .pt2 run DetectionOutput in torch ops and
+    the .onnx with NonMaxSuppression, each checked whole. A file whose conf weights
+    differ fails at that layer."""
     needs("torch", "onnx")
     net, samples = ssd
     verifier = Verifier(net, Options(runtimes=["torch", "onnx"]))
     r = verifier.run(samples, keep_open=True).report
     subs = subjects(r)
     assert r["verdict"] == "pass"
-    for name in ("torch[tiny_ssd.pt]", "onnx[tiny_ssd.onnx]"):
+    for name in ("torch[tiny_ssd.pt]", "torch[tiny_ssd.pt2]", "onnx[tiny_ssd.onnx]"):
         assert subs[name]["verdict"] == "pass" and subs[name]["ends_at"] is None
         assert subs[name]["outputs"]["detection_out"]["within"]
-    assert subs["torch[tiny_ssd.pt2]"]["ends_at"] is not None
     # The ONNX file with one conf weight changed: its conf leaves the tolerance.
     import onnx
     from onnx import numpy_helper
