@@ -14,13 +14,14 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import ConvertError, PrototxtError, ShapeError, UnsupportedLayerError, UsageError, WeightMismatchError
+from .errors import (CaffemodelError, ConvertError, PrototxtError, ShapeError,
+                     UnsupportedLayerError, UsageError, WeightMismatchError)
 from .graph import MAX_BLOB_ELEMENTS, Layer, Net, ShapePlan
 from .layers import impl_class, is_supported
 from .plugins import load_plugins
 from .layers.base import Shape, fmt_shape
 from .prototxt import ensure_file, filter_phase, parse_prototxt, upgrade
-from .proto import caffe_pb2
+from .proto import caffe_pb2, to_text
 from .sniff import check_inputs
 from .wire import Caffemodel, read_caffemodel
 
@@ -54,11 +55,16 @@ def load(
         notes = upgrade(net_param, source)
     else:
         assert model is not None
-        net_param = _net_param_from_caffemodel(model)
         source = caffemodel
-        notes = ["no prototxt given: the net definition stored in the caffemodel is used"]
-        notes += upgrade(net_param, source)
-        notes += _undo_inserted_splits(net_param)
+        try:
+            net_param = _net_param_from_caffemodel(model)
+            to_text(net_param)  # reads every string now, where a damaged one is one line
+            notes = ["no prototxt given: the net definition stored in the caffemodel is used"]
+            notes += upgrade(net_param, source)
+            notes += _undo_inserted_splits(net_param)
+        except UnicodeDecodeError:  # a name or type that is no text: a damaged file
+            raise CaffemodelError("its stored net definition holds names that are not text "
+                                  "(corrupt or truncated?)", path=str(caffemodel)) from None
     phase_dropped: list[str] = []
     if prototxt is not None:
         phase_dropped = filter_phase(net_param, phase, source)
@@ -68,7 +74,11 @@ def load(
         if phases == {caffe_pb2().Phase.values_by_name["TRAIN"].number}:
             notes.append("the caffemodel holds a training net (a snapshot): its data, loss "
                          "and accuracy layers are dropped")
-    net = build_net(net_param, source)
+    try:
+        net = build_net(net_param, source)
+    except UnicodeError:  # a name or type that is no text survived the reader
+        raise (CaffemodelError if prototxt is None else PrototxtError)(
+            "holds layer names or types that are not text (corrupt?)", path=str(source)) from None
     net.notes[:0] = notes
     net.prototxt_path = str(prototxt) if prototxt is not None else None
     if model is not None:

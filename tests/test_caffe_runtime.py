@@ -123,10 +123,12 @@ def test_verify_against_real_caffe(tmp_path):
     if why:
         pytest.skip(why)
     assert main(["zoo", "make", "--from", str(NETS / "classifier.prototxt"), "-o", str(tmp_path)]) == 0
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32))
     code = ("import sys; from convertkit.cli import main; sys.exit(main(sys.argv[1:]))")
-    res = subprocess.run(
+    res = subprocess.run(  # arrays, not images: the oracle's python has no OpenCV
         [str(ORACLE), "-c", code, "verify", str(tmp_path / "classifier.prototxt"),
-         str(tmp_path / "classifier.caffemodel"), "--runtimes", "caffe", "--direct", "--quiet"],
+         str(tmp_path / "classifier.caffemodel"), "--input", str(tmp_path / "x.npy"),
+         "--runtimes", "caffe", "--direct", "--quiet"],
         capture_output=True, text=True, timeout=600,
         env=dict(os.environ, PYTHONPATH=str(ROOT), GLOG_minloglevel="2"))
     assert res.returncode == 0, res.stdout + res.stderr

@@ -38,8 +38,8 @@ class PReLU(ElementwiseImpl):
 
     def param_shapes(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         self._check(bottom_shapes[0])
-        # One slope, or one per channel (axis 1).
-        return [(1,)] if self.p.channel_shared else [(int(bottom_shapes[0][1]),)]
+        # One slope (a scalar blob, shape (), as Caffe makes it), or one per channel.
+        return [()] if self.p.channel_shared else [(int(bottom_shapes[0][1]),)]
 
     def reshape(self, bottom_shapes: Sequence[Shape]) -> list[Shape]:
         self._check(bottom_shapes[0])

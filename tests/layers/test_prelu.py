@@ -12,7 +12,7 @@ def test_matches_opencv(shape, shared):
     body = f'name: "p" type: "PReLU" bottom: "x" top: "p" prelu_param {{ channel_shared: {str(shared).lower()} }}'
     c = shape[1]
     layer = make_layer(body)
-    assert layer.impl.param_shapes([shape]) == [(1,) if shared else (c,)]
+    assert layer.impl.param_shapes([shape]) == [() if shared else (c,)]  # Caffe: a scalar blob
     slope = rand((1,) if shared else (c,), 2, -0.9, 0.9)
     layer = make_layer(body, [slope])
     ours = run_layer(layer, x)[0]
