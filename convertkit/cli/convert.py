@@ -144,9 +144,9 @@ def _bytes(n: int) -> str:
                    "is refused before anything is written ('all' leaves it out, with a note).")
 @click.option("--cut-data-dependent", "cut", is_flag=True,
               help="Write a runnable format that cannot express a layer whose output size "
-                   "depends on the data (SSD's DetectionOutput) from the net cut before it: "
-                   "it ends at that layer's bottoms (loc, conf, prior), to be decoded with "
-                   "convertkit.layers.detection_output.")
+                   "depends on the data (py-faster-rcnn's proposal layer) from the net cut "
+                   "before it: it ends at that layer's bottoms (the RPN's scores and deltas), "
+                   "to be finished with convertkit.layers (e.g. proposal).")
 @click.option("--input-shape", "input_shapes", type=InputShape(), multiple=True,
               help="Plan the net at this input size before writing: N,C,H,W for the only input, "
                    "or NAME:N,C,H,W (repeatable). Runnable formats leave batch, height and "

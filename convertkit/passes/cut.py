@@ -1,10 +1,12 @@
 """Cut a net before its data-dependent layers: the part every framework can express.
 
 A layer whose output size depends on the data (``LayerImpl.dynamic_output``: SSD's
-DetectionOutput, whose rows are the detections NMS keeps) has no ONNX, TensorFlow or
-torch.export expression. Without it and every layer fed by it, the net ends at its
-bottoms (SSD's loc, conf and prior blobs), which those frameworks compute exactly;
-``convertkit.layers.detection_output`` decodes them.
+DetectionOutput, whose rows are the detections NMS keeps; py-faster-rcnn's proposal
+layer) may have no expression in a framework (the proposals have none in ONNX,
+TensorFlow or torch.export; SSD's DetectionOutput has one in each). Without it and
+every layer fed by it, the net ends at its bottoms (a Faster R-CNN's RPN scores and
+deltas; an SSD's loc, conf and prior blobs), which those frameworks compute exactly;
+``convertkit.layers`` (``proposal``, ``detection_output``) finishes them.
 """
 from __future__ import annotations
 
