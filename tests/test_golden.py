@@ -104,20 +104,21 @@ def test_record_and_check_files_with_a_readable_diff(tmp_path, capsys):
 
 def test_an_ssd_golden_holds_for_every_runtime(tmp_path, capsys):
     """SSD's detections are fingerprinted as a set (OpenCV orders and pads its rows its
-    own way); ONNX expresses DetectionOutput (NonMaxSuppression) and is checked whole,
-    every recorded blob statistic included."""
-    needs("onnx", "opencv")
+    own way); ONNX, TF and PyTorch express DetectionOutput and are checked whole, every
+    recorded blob statistic included."""
+    needs("onnx", "opencv", "tf", "torch")
     from support import tiny_ssd
 
     proto, model = tiny_ssd(tmp_path)
     out = tmp_path / "ssd.json"
     assert main(["golden", "record", f"{proto}+{model}", "--image", str(IMAGE), "-o", str(out)]) == 0
     capsys.readouterr()
-    assert main(["golden", "check", str(out), "--runtimes", "numpy,opencv,onnx", "--json"]) == 0
+    assert main(["golden", "check", str(out), "--runtimes", "numpy,opencv,onnx,tf,torch",
+                 "--json"]) == 0
     runs = {r["runtime"]: r for r in json.loads(capsys.readouterr().out)["models"][0]["runs"]}
     assert all(r["verdict"] == "pass" for r in runs.values())
-    assert runs["opencv"]["ends_at"] is None
-    assert runs["onnx"]["ends_at"] is None
+    for name in ("opencv", "onnx", "tf", "torch"):
+        assert runs[name]["ends_at"] is None, name
     doc = json.loads(out.read_text())  # a changed conf statistic is caught
     doc["models"][0]["images"][0]["blobs"]["conf_out"][0] += 0.01
     out.write_text(golden.dumps(doc))
