@@ -354,7 +354,8 @@ def save_caffemodel(net, path: str | os.PathLike) -> None:
         fh.write(head.SerializeToString(deterministic=True))
         for layer in net.layers:
             body = layer.to_proto().SerializeToString(deterministic=True)
-            arrays = [np.ascontiguousarray(b, dtype="<f4") for b in layer.params]
+            # np.require keeps a scalar blob's shape () (ascontiguousarray makes it (1,)).
+            arrays = [np.require(b, dtype="<f4", requirements="C") for b in layer.params]
             blob_parts = []
             total = len(body)
             for arr in arrays:

@@ -167,3 +167,22 @@ def test_writer_output_parses_with_protobuf_and_round_trips(tmp_path):
     save_caffemodel(net, tmp_path / "t2.caffemodel")
     assert (tmp_path / "t2.caffemodel").read_bytes() == path.read_bytes()
     assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind
+
+
+def test_a_scalar_blob_is_written_with_no_dims(tmp_path):
+    """Caffe's shared PReLU slope and num_axes-0 Scale/Bias params are scalar blobs
+    (shape ()): written with no dims, as Caffe writes them (a (1,) blob would make Caffe
+    refuse the file: 'Cannot copy param 0 weights ... shape mismatch')."""
+    import convertkit
+    from convertkit.wire import read_caffemodel, save_caffemodel
+
+    (tmp_path / "p.prototxt").write_text(
+        'input: "x" input_shape { dim: 1 dim: 3 dim: 4 dim: 4 }\n'
+        'layer { name: "p" type: "PReLU" bottom: "x" top: "y" prelu_param { channel_shared: true } }')
+    net = convertkit.load(tmp_path / "p.prototxt")
+    net.layers[0].params = [np.array(0.25, np.float32)]
+    save_caffemodel(net, tmp_path / "p.caffemodel")
+    raw = read_caffemodel(tmp_path / "p.caffemodel").layers[0].blobs[0]
+    assert raw.data.shape == () and not raw.legacy_shape
+    back = convertkit.load(tmp_path / "p.prototxt", tmp_path / "p.caffemodel")
+    assert back.layers[0].params[0].shape == () and float(back.layers[0].params[0]) == 0.25
