@@ -40,3 +40,28 @@ def test_every_runnable_format_is_byte_identical_run_after_run(tmp_path):
     assert differ == []
     if "savedmodel" in formats:
         assert "classifier.savedmodel/fingerprint.pb" in first
+
+
+def test_a_keras_file_names_no_object_by_its_address(tmp_path):
+    """Keras writes an object two layers share with its id(), an address that differs
+    from process to process: the NHWC/NCHW Permutes around a net with 4-axis inputs and
+    outputs each have their own dtype policy, so none is shared."""
+    pytest.importorskip("tensorflow")
+    import io
+    import zipfile
+
+    import numpy as np
+
+    import convertkit
+    from convertkit.backends.tf.export import keras_bytes
+
+    proto = tmp_path / "conv.prototxt"
+    proto.write_text('input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+                     'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
+                     'convolution_param { num_output: 2 kernel_size: 3 } }\n')
+    net = convertkit.load(proto)
+    plan = net.plan()
+    for layer in net.layers:
+        layer.params = [np.zeros(s, np.float32) for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
+    config = zipfile.ZipFile(io.BytesIO(keras_bytes(net))).read("config.json").decode()
+    assert "conv_nchw" in config and "shared_object_id" not in config

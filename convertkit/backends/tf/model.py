@@ -109,7 +109,8 @@ class KerasNet:
             inp = keras.Input(shape=dims[1:], batch_size=None, name=free(layer_name(name)),
                               dtype="float32")
             self.inputs[name] = inp
-            to_nhwc = keras.layers.Permute((2, 3, 1), name=free(layer_name(name) + "_nhwc"))
+            to_nhwc = keras.layers.Permute((2, 3, 1), name=free(layer_name(name) + "_nhwc"),
+                                         dtype="float32")
             values[name] = to_nhwc(inp) if len(shape) == 4 else inp
         for layer in net.layers:
             ctx = Context(net, plan, layer, {"name": names[layer.name], "sizes": self.sizes})
@@ -131,7 +132,8 @@ class KerasNet:
         for name in self.output_names:
             t = values[name]
             if len(t.shape) == 4:
-                t = keras.layers.Permute((3, 1, 2), name=free(layer_name(name) + "_nchw"))(t)
+                t = keras.layers.Permute((3, 1, 2), name=free(layer_name(name) + "_nchw"),
+                                         dtype="float32")(t)
             outputs[name] = t
         self.model = keras.Model(inputs=self.inputs, outputs=outputs,
                                  name=layer_name(net.name) if net.name else "caffe_net")
