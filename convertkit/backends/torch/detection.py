@@ -13,8 +13,9 @@ labels ascending, each label's boxes best first; one row ``[i, -1, ..., -1]`` pe
 image when nothing at all is found.
 
 Traceable: the candidates per class are a fixed ``top_k`` (static), NMS is a
-``torch.while_loop`` of ``top_k`` masked steps over them, and only the last step, the selection of the kept
-rows (``torch.nonzero``), has a data-dependent size (an unbacked size in the program).
+``torch.while_loop`` of ``top_k`` masked steps over them (one step in the traced
+program), and only the last step, the selection of the kept rows (``torch.nonzero``),
+has a data-dependent size (an unbacked size in the program).
 """
 from __future__ import annotations
 
