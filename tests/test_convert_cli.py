@@ -213,7 +213,7 @@ def test_bad_input_is_one_line_and_writes_nothing(icnet, tmp_path, capsys):
         (["convert", str(proto), str(model), "--to", "npz", "--mapping", "nosuch"],
          "available"),
         (["convert", str(proto), str(model), "--to", "npz,zip"], "unknown output format"),
-        (["caffe2npz", str(proto), str(model)], "Missing option"),
+        (["caffe2npz", str(proto), str(model)], "give the .npz to write: -o OUT.npz"),
         (["convert", str(proto), "--to", "npz"], "give the CAFFEMODEL"),
     ]
     for args, message in cases:

@@ -535,9 +535,11 @@ def test_every_type_has_an_answer_in_tf():
     refused = sorted(t for t, a in answers.items() if a != "handler")
     from convertkit.layers.training_only import TRAINING_ONLY_TYPES
 
-    # Besides training-only layers: user code, and the one data-dependent output size.
-    assert refused == sorted(TRAINING_ONLY_TYPES + ("Python", "DetectionOutput"))
-    assert "depends on the data" in answers["DetectionOutput"]
+    # Besides training-only layers: user code, and the detector layers whose work is
+    # read from the region values (SSD's DetectionOutput is expressed).
+    assert refused == sorted(TRAINING_ONLY_TYPES + ("Python", "Proposal", "PSROIPooling"))
+    assert "depend on the data" in answers["Proposal"]
+    assert answers["DetectionOutput"] == "handler"
 
 
 def test_a_layer_tf_cannot_express_names_layer_type_and_backend():
