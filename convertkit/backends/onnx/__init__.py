@@ -485,8 +485,15 @@ def _pooling_any_size(ctx: Context, x: str, op: str) -> None:
     attrs = {"kernel_shape": kernel, "strides": stride}
     if p.method == "AVE":
         attrs["count_include_pad"] = 1
-    if all((padded or kernel[i] >= stride[i] or not p.ceil) and pad[i] < kernel[i]
-           for i in range(2)):
+    # ONNX's shape inference does not clip the last window: where the clip matters at
+    # the planned size, a static size declared after it would contradict it.
+    shape = ctx.bottom_shapes[0]
+    clip_free = all(pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=True,
+                                ceil=p.ceil)
+                    == pooled_size(shape[2 + i], kernel[i], stride[i], pad[i], padded=False,
+                                   ceil=p.ceil) for i in range(2))
+    if clip_free and all((padded or kernel[i] >= stride[i] or not p.ceil) and pad[i] < kernel[i]
+                         for i in range(2)):
         g.node(op, [x], [top], name=layer.name, ceil_mode=int(p.ceil),
                pads=[pad[0], pad[1], pad[0], pad[1]], **attrs)
         return
