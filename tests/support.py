@@ -153,3 +153,43 @@ def tiny_ssd(folder: Path) -> tuple[Path, Path]:
                         for s in layer.impl.param_shapes(plan.bottom_shapes(layer))]
     save_caffemodel(net, folder / "tiny_ssd.caffemodel")
     return proto, folder / "tiny_ssd.caffemodel"
+
+
+
+def tiny_ssd_with(folder: Path, **changes):
+    """The loaded TINY_SSD (with seeded weights) with its DetectionOutput parameters
+    changed: num_classes, background_label_id, nms_threshold, top_k, code_type,
+    keep_top_k, confidence_threshold, variance_encoded_in_target."""
+    import re
+
+    import convertkit
+
+    params = {"num_classes": 4, "background_label_id": 0, "nms_threshold": 0.45, "top_k": 100,
+              "code_type": "CENTER_SIZE", "keep_top_k": 30, "confidence_threshold": 0.3,
+              "variance_encoded_in_target": "false"} | changes
+    block = (f"detection_output_param {{ num_classes: {params['num_classes']} share_location: true "
+             f"background_label_id: {params['background_label_id']} nms_param {{ nms_threshold: "
+             f"{params['nms_threshold']} top_k: {params['top_k']} }} code_type: {params['code_type']} "
+             f"variance_encoded_in_target: {params['variance_encoded_in_target']} "
+             f"keep_top_k: {params['keep_top_k']} confidence_threshold: "
+             f"{params['confidence_threshold']} }} }}")
+    proto, model = tiny_ssd(folder)
+    proto.write_text(re.sub(r"detection_output_param \{.*?\} \}", block, TINY_SSD, flags=re.S))
+    return convertkit.load(proto, model)
+
+
+def detection_rows(net, top) -> np.ndarray:
+    """A net's detections as a set (its DetectionOutput's comparable form), D x 7."""
+    from convertkit.verify.metrics import Forms
+
+    return Forms(net).blob(net.outputs[0], top).reshape(-1, 7)
+
+
+def image_batch(net, n: int = 1) -> dict:
+    """The first ``n`` sample photographs as one batch for the net's image input."""
+    from convertkit.preprocess import sample_images
+    from convertkit.verify import samples_from_images
+
+    samples = samples_from_images(net, sample_images()[:n])
+    name = next(iter(samples[0].arrays))
+    return {name: np.concatenate([s.arrays[name] for s in samples])}

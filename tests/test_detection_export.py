@@ -2,47 +2,18 @@
 of the ONNX runtime and of the ONNX file in onnxruntime alone equal the numpy
 reference's as sets of rows, for every code type, with 0, 1 and keep_top_k
 detections, and for a batch of two images."""
-import re
-
 import numpy as np
 import pytest
 
 import convertkit
-from convertkit.preprocess import sample_images
 from convertkit.runtime import create
-from convertkit.verify import samples_from_images
-from convertkit.verify.metrics import Forms
 
-from support import TINY_SSD, tiny_ssd
+from support import detection_rows, image_batch, tiny_ssd_with
 
 pytest.importorskip("onnxruntime")
 
-PARAM = re.compile(r"detection_output_param \{.*?\} \}", re.S)
-
-
-def ssd(folder, **changes):
-    """The tiny SSD of tests/support.py with its DetectionOutput parameters changed."""
-    params = {"num_classes": 4, "background_label_id": 0, "nms_threshold": 0.45, "top_k": 100,
-              "code_type": "CENTER_SIZE", "keep_top_k": 30, "confidence_threshold": 0.3,
-              "variance_encoded_in_target": "false"} | changes
-    block = (f"detection_output_param {{ num_classes: {params['num_classes']} share_location: true "
-             f"background_label_id: {params['background_label_id']} nms_param {{ nms_threshold: "
-             f"{params['nms_threshold']} top_k: {params['top_k']} }} code_type: {params['code_type']} "
-             f"variance_encoded_in_target: {params['variance_encoded_in_target']} "
-             f"keep_top_k: {params['keep_top_k']} confidence_threshold: "
-             f"{params['confidence_threshold']} }} }}")
-    proto, model = tiny_ssd(folder)
-    proto.write_text(PARAM.sub(block, TINY_SSD))
-    return convertkit.load(proto, model)
-
-
-def rows(net, top):
-    return Forms(net).blob(net.outputs[0], top).reshape(-1, 7)
-
-
-def inputs(net, n=1):
-    arrays = samples_from_images(net, sample_images()[:n])
-    return {"data": np.concatenate([s.arrays["data"] for s in arrays])}
+#: The tiny SSD with other DetectionOutput parameters, its detections as a set, photos.
+ssd, rows, inputs = tiny_ssd_with, detection_rows, image_batch
 
 
 @pytest.mark.parametrize("changes, expect", [

@@ -5,7 +5,6 @@ and keep_top_k detections, for one image and a batch of two; inverted boxes over
 nothing and eta tightens the threshold, as Caffe's; the real SSDs pass verify whole in
 every runtime and format."""
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -16,45 +15,17 @@ from convertkit.cli import main
 from convertkit.layers import detection_output as det
 from convertkit.runtime import create
 
-from convertkit.preprocess import sample_images
-from convertkit.verify import samples_from_images
-from convertkit.verify.metrics import Forms
 
-from support import TINY_SSD, tiny_ssd
+from support import detection_rows, image_batch, tiny_ssd_with
 
 tf = pytest.importorskip("tensorflow")
 torch = pytest.importorskip("torch")
 keras = pytest.importorskip("keras")
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-models"
-PARAM = re.compile(r"detection_output_param \{.*?\} \}", re.S)
 
-
-def ssd(folder, **changes):
-    """The tiny SSD of tests/support.py with its DetectionOutput parameters changed
-    (as tests/test_detection_export.py)."""
-    params = {"num_classes": 4, "background_label_id": 0, "nms_threshold": 0.45, "top_k": 100,
-              "code_type": "CENTER_SIZE", "keep_top_k": 30, "confidence_threshold": 0.3,
-              "variance_encoded_in_target": "false"} | changes
-    block = (f"detection_output_param {{ num_classes: {params['num_classes']} share_location: true "
-             f"background_label_id: {params['background_label_id']} nms_param {{ nms_threshold: "
-             f"{params['nms_threshold']} top_k: {params['top_k']} }} code_type: {params['code_type']} "
-             f"variance_encoded_in_target: {params['variance_encoded_in_target']} "
-             f"keep_top_k: {params['keep_top_k']} confidence_threshold: "
-             f"{params['confidence_threshold']} }} }}")
-    proto, model = tiny_ssd(folder)
-    proto.write_text(PARAM.sub(block, TINY_SSD))
-    return convertkit.load(proto, model)
-
-
-def rows(net, top):
-    """The detections as a set (sorted rows)."""
-    return Forms(net).blob(net.outputs[0], top).reshape(-1, 7)
-
-
-def inputs(net, n=1):
-    arrays = samples_from_images(net, sample_images()[:n])
-    return {"data": np.concatenate([s.arrays["data"] for s in arrays])}
+#: The tiny SSD with other DetectionOutput parameters, its detections as a set, photos.
+ssd, rows, inputs = tiny_ssd_with, detection_rows, image_batch
 
 
 def same_detections(net, got, ref):
