@@ -431,3 +431,14 @@ layer { name: "sc" type: "Scale" bottom: "data" bottom: "s" top: "sc" scale_para
     ref = runtime.create("numpy", net).forward(inputs, keep="all")
     got = runtime.create("opencv", net).forward(inputs, keep="all")
     assert not conf.compare(got, ref, required=list(ref))[0]
+
+
+def test_opencv_takes_a_shapeless_blob(tmp_path):
+    """Caffe saves a channel-shared PReLU's slope without a shape (and convertkit's
+    caffemodels keep it so); OpenCV cannot make a Mat of no axes: the rewrite gives it
+    one value of one axis."""
+    net = _net(tmp_path, """
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 2 dim: 2 } } }
+layer { name: "prelu" type: "PReLU" bottom: "data" top: "prelu" prelu_param { channel_shared: true } }
+""", {"prelu": [np.array(0.25, np.float32)]})
+    _agrees(net, _rand(1, 3, 2, 2), ("opencv",))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
+
 from ..backends import Context, backend
 from ..fileio import atomic_write
 from ..graph import Net
@@ -34,6 +36,12 @@ def rewrite_for_opencv(net: Net, input_shapes: Mapping[str, Shape] | None = None
             layers.extend(replacement)
             kind = f"{layer.type} -> {' + '.join(r.type for r in replacement)}"
             changed.setdefault(kind, []).append(layer.name)
+    # A shapeless (scalar) blob, as Caffe saves a channel-shared PReLU's slope or a
+    # Scale's of num_axes 0: OpenCV cannot make a Mat of no axes, and one value of one
+    # axis means the same to it.
+    layers = [layer.replace(params=[np.reshape(np.asarray(b, np.float32), (1,)) if np.ndim(b) == 0
+                                    else b for b in layer.params])
+              if any(np.ndim(b) == 0 for b in layer.params) else layer for layer in layers]
     out = net.replace(layers=layers, inputs=dict(plan.inputs))
     out.plan()
     notes = []
