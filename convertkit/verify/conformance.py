@@ -317,8 +317,9 @@ def summarize(results: Sequence[Result], targets: Sequence[str] | None = None) -
 
 def refusal_reason(detail: str) -> str:
     """A refusal's reason without the layer and file names, so alike ones group."""
-    text = re.sub(r"'[^']*'", "'…'", detail)
-    text = re.sub(r"^[^ ]*net\.prototxt: ", "", text)
+    text = re.sub(r"^[^ ]*net\.prototxt: ", "", detail)
+    text = re.sub(r"^layer '[^']*': ", "", text)
+    text = re.sub(r"layer '[^']*'", "layer '…'", text)
     return text[:160]
 
 
