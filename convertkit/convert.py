@@ -336,3 +336,49 @@ def _write_model(spec: ModelFormat, net: Net, path: Path, force: bool) -> None:
             os.replace(tmp / "model", path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def format_of(path: str | os.PathLike) -> str:
+    """The output format a file name asks for, by its ending (``.weights.h5`` before
+    ``.h5``; a TF checkpoint is named by its prefix, ``NAME.ckpt``)."""
+    name = Path(path).name
+    endings = [(emit.get(f).suffix, f) for f in emit.formats()]
+    endings += [(spec.suffix, f) for f, spec in MODEL_FORMATS.items()]
+    for suffix, fmt in sorted(endings, key=lambda e: -len(e[0])):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return fmt
+    known = ", ".join(s for s, _ in endings)
+    raise UsageError(f"{path}: no output format ends like this; name the format "
+                     f"(fmt=...) or use one of {known}")
+
+
+def save(net: Net, path: str | os.PathLike, fmt: str | None = None, *, bn: str = "keep",
+         rgb: bool = False, mapping: str | None = None, force: bool = False) -> dict:
+    """Write ``net`` to ``path`` in one format, as ``convertkit convert --to FMT`` does.
+
+    ``fmt`` is any name of ``convertkit convert --to`` (weights: npy, npz, h5, tf,
+    torch, safetensors; runnable models: onnx, pt2, savedmodel, keras,
+    keras-weights); without it, the format is taken from the file name's ending
+    (:func:`format_of`). ``bn="merge"`` folds BatchNorm into the convolutions first,
+    ``rgb=True`` makes the model take RGB input, ``mapping`` names a mapping table
+    other than the format's default. The file is written atomically, never over one
+    of the net's own Caffe files, and replaces an existing one only with
+    ``force=True``.
+
+    Returns the summary of :func:`convert` (files, bytes, params, seconds, notes).
+    Raises UsageError (bad format or options), OutputFileError (the path) or
+    UnsupportedLayerError (the format cannot express a layer, named in the message).
+    """
+    path = Path(path)
+    fmt = fmt or format_of(path)
+    inputs = [p for p in (net.prototxt_path, net.caffemodel_path) if p]
+    outputs = plan_outputs([fmt], path.parent, path.stem, inputs=inputs, force=force,
+                           single=path)
+    net, notes = prepare(net, bn=bn, rgb=rgb)
+    refused = refusals(net, outputs)
+    if refused:
+        raise refused[fmt]
+    summary = convert(net, outputs, mapping=mapping, rgb=rgb, force=force, inputs=inputs,
+                      meta={"converter": "convertkit", "bn": bn, "rgb": str(rgb).lower()})
+    summary["notes"] = notes + summary["notes"]
+    return summary

@@ -367,7 +367,8 @@ class Preprocessing:
         preprocessing does not fix them)."""
         return self.prepare(image, shape)[0]
 
-    def prepare(self, image: ImageLike, shape: Sequence[int] | None = None):
+    def prepare(self, image: ImageLike, shape: Sequence[int] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """(the input, 1 x C x H x W float32; the picture the net saw, H x W x 3 RGB uint8
         before the mean, std and scale)."""
         channels = int(shape[1]) if shape is not None and len(shape) == 4 else self.channels

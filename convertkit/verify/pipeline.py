@@ -24,7 +24,7 @@ import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from ..graph import Net
 from . import kinds as K
 from . import metrics as M
 from .subjects import FORMAT_RUNTIME, Subject, discover
+
+if TYPE_CHECKING:
+    from ..preprocess import Preprocessing
 
 SCHEMA = "convertkit.verify/1"
 BN_VARIANTS = ("keep", "merge", "both")
@@ -56,7 +59,7 @@ class Sample:
 
 
 def samples_from_images(net: Net, paths: Sequence[str | Path], mode: str = "resize",
-                        prep=None) -> list[Sample]:
+                        prep: Preprocessing | None = None) -> list[Sample]:
     """Each image preprocessed to the net's input: by ``prep`` (a
     :class:`~convertkit.preprocess.Preprocessing`), else the default (ImageNet mean,
     ``mode``). Each sample's picture is the RGB image the net saw, before the mean."""

@@ -16,6 +16,7 @@ import json
 import math
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -23,11 +24,16 @@ from ..fileio import atomic_write, check_output_dir, check_outputs
 from . import kinds as K
 from . import palettes, plot, png
 
+if TYPE_CHECKING:
+    from .pipeline import Result
+
 FILES = ("report.json", "report.md", "report.html")
 
 
-def write(result, directory: str | Path, *, force: bool = False, inputs=()) -> list[Path]:
-    """Write the three report files into ``directory``; returns their paths."""
+def write(result: Result, directory: str | Path, *, force: bool = False,
+          inputs: Iterable[str | Path] = ()) -> list[Path]:
+    """Write the three report files into ``directory``; returns their paths. An
+    existing report is replaced only with ``force``, never one of ``inputs``."""
     directory = check_output_dir(directory, (".json", ".md", ".html"))
     paths = [directory / f for f in FILES]
     check_outputs(paths, inputs=list(inputs), force=force)
