@@ -103,6 +103,17 @@ def test_verify_and_run_with_the_caffe_runtime(fake_caffe, tmp_path, capsys):
                  str(ROOT / "fixtures" / "images" / "coffee.jpg"), "-o", str(tmp_path / "c.npz")]) == 0
 
 
+def test_golden_check_with_the_caffe_runtime(fake_caffe, tmp_path, capsys):
+    golden = tmp_path / "g.json"
+    assert main(["golden", "record", "icnet:width=0.125,size=193x385", "-o", str(golden),
+                 "--image", str(ROOT / "fixtures" / "images" / "coffee.jpg")]) == 0
+    fake_caffe.OPENED.clear()
+    capsys.readouterr()
+    assert main(["golden", "check", str(golden), "--runtimes", "caffe", "--bn", "keep", "-q"]) == 0
+    assert "1 runs (caffe; bn keep): ok" in capsys.readouterr().out
+    assert len(fake_caffe.OPENED) == 1  # pycaffe itself ran the net
+
+
 def _oracle_ready() -> str | None:
     """Why the oracle test cannot run, or None."""
     if not ORACLE.exists():
