@@ -156,6 +156,20 @@ def tiny_ssd(folder: Path) -> tuple[Path, Path]:
 
 
 
+#: DetectionOutput parameters the tiny SSD is tried with, and how many rows each gives
+#: (None: whatever Caffe's rules give; 0: the single -1 row of no detection).
+SSD_CASES = [
+    ({}, 30),
+    ({"code_type": "CORNER"}, None),
+    ({"code_type": "CORNER_SIZE"}, None),
+    ({"variance_encoded_in_target": "true"}, None),
+    ({"keep_top_k": 5}, 5),
+    ({"keep_top_k": 1}, 1),
+    ({"top_k": 3, "keep_top_k": -1}, None),
+    ({"confidence_threshold": 2.0}, 0),
+]
+
+
 def tiny_ssd_with(folder: Path, **changes):
     """The loaded TINY_SSD (with seeded weights) with its DetectionOutput parameters
     changed: num_classes, background_label_id, nms_threshold, top_k, code_type,

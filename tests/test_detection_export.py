@@ -8,7 +8,7 @@ import pytest
 import convertkit
 from convertkit.runtime import create
 
-from support import detection_rows, image_batch, tiny_ssd_with
+from support import SSD_CASES, detection_rows, image_batch, tiny_ssd_with
 
 pytest.importorskip("onnxruntime")
 
@@ -16,16 +16,7 @@ pytest.importorskip("onnxruntime")
 ssd, rows, inputs = tiny_ssd_with, detection_rows, image_batch
 
 
-@pytest.mark.parametrize("changes, expect", [
-    ({}, 30),
-    ({"code_type": "CORNER"}, None),
-    ({"code_type": "CORNER_SIZE"}, None),
-    ({"variance_encoded_in_target": "true"}, None),
-    ({"keep_top_k": 5}, 5),
-    ({"keep_top_k": 1}, 1),
-    ({"top_k": 3, "keep_top_k": -1}, None),
-    ({"confidence_threshold": 2.0}, 0),
-])
+@pytest.mark.parametrize("changes, expect", SSD_CASES)
 def test_onnx_detections_equal_caffes(changes, expect, tmp_path):
     net = ssd(tmp_path, **changes)
     x = inputs(net)

@@ -16,7 +16,7 @@ from convertkit.layers import detection_output as det
 from convertkit.runtime import create
 
 
-from support import detection_rows, image_batch, tiny_ssd_with
+from support import SSD_CASES, detection_rows, image_batch, tiny_ssd_with
 
 tf = pytest.importorskip("tensorflow")
 torch = pytest.importorskip("torch")
@@ -59,16 +59,7 @@ def exported(net, folder):
             "pt2": pt2}
 
 
-@pytest.mark.parametrize("changes, expect", [
-    ({}, 30),
-    ({"code_type": "CORNER"}, None),
-    ({"code_type": "CORNER_SIZE"}, None),
-    ({"variance_encoded_in_target": "true"}, None),
-    ({"keep_top_k": 5}, 5),
-    ({"keep_top_k": 1}, 1),
-    ({"top_k": 3, "keep_top_k": -1}, None),
-    ({"confidence_threshold": 2.0}, 0),
-])
+@pytest.mark.parametrize("changes, expect", SSD_CASES)
 def test_detections_equal_caffes_in_tf_and_torch(changes, expect, tmp_path):
     (tmp_path / "m").mkdir()
     net = ssd(tmp_path / "m", **changes)
