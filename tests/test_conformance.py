@@ -74,14 +74,6 @@ def test_fast_sample_in_every_runtime_and_the_onnx_file(tmp_path):
     assert summary["table"]["numpy"]["pass"] == FAST_SAMPLE
 
 
-#: Differences that are not convertkit's, each with its reason; any other failure, or
-#: one of these passing, fails the slow tier.
-KNOWN = {
-    ("case_695", "opencv"): "a near-constant row (mean/std 1.2e6) into MVN: its values are "
-                            "float32 rounding noise, normalised; OpenCV sums in another order",
-}
-
-
 @needs_cases
 @pytest.mark.slow
 def test_every_case_in_every_runtime(tmp_path):
@@ -90,10 +82,7 @@ def test_every_case_in_every_runtime(tmp_path):
     results = conf.run_cases(cases, targets, workdir=tmp_path)
     bad = {(r.case, r.target): r for r in results if r.status in ("fail", "error")}
     print(conf.format_table(conf.summarize(results, targets)))
-    unexplained = [f"{r.status} {r.case} {r.target}: {r.detail}" for k, r in bad.items()
-                   if k not in KNOWN]
-    assert not unexplained, "\n".join(unexplained)
-    assert set(bad) == {k for k in KNOWN if k[1] in targets}, "a known difference is gone"
+    assert not bad, "\n".join(f"{r.status} {r.case} {r.target}: {r.detail}" for r in bad.values())
     numpy = [r for r in results if r.target == "numpy"]
     assert all(r.status == "pass" for r in numpy) and len(numpy) == len(cases)
 

@@ -9,6 +9,7 @@ import pytest
 from convertkit import zoo
 from convertkit.preprocess import preprocess_batch, sample_images
 from convertkit.runtime.numpy import forward_layers
+from convertkit.backends.opencv import DATA_CHECKS
 from convertkit.runtime.opencv import OpenCVRuntime
 
 from support import assert_close
@@ -133,3 +134,37 @@ def test_opencv_exceptions_are_refusals(monkeypatch, tmp_path):
     with pytest.raises(UnsupportedLayerError, match=r"OpenCV dnn cannot read this net: .*"
                                                     r"Can't create layer \"x\" of type \"Tile\""):
         OpenCVRuntime(_renamed_net(tmp_path)).forward({"data": x})
+
+
+MVN_NET = """name: "mvn"
+input: "data" input_shape { dim: 1 dim: 3 dim: 4 dim: 4 }
+layer { name: "mvn1" type: "MVN" bottom: "data" top: "mvn1" }
+"""
+
+
+@pytest.mark.parametrize("mean, std, refused", [(1.0, 1.0, False), (5.0, 1.0, False),
+                                                 (100.0, 1.0, True), (3.0, 0.0, False)])
+def test_opencv_mvn_refuses_rows_far_from_zero_against_their_spread(tmp_path, monkeypatch,
+                                                                   mean, std, refused):
+    """OpenCV's MVN takes E[x²] - E[x]² in float32: on a row whose mean²/variance is
+    large it loses digits, so that input is refused with the reason; others match
+    Caffe's semantics (numpy) within the tolerance, constant rows included."""
+    import convertkit
+    from convertkit.errors import UnsupportedLayerError
+    from convertkit.runtime.numpy import forward
+
+    (tmp_path / "mvn.prototxt").write_text(MVN_NET)
+    net = convertkit.load(tmp_path / "mvn.prototxt")
+    rng = np.random.default_rng(0)
+    x = (mean + std * rng.standard_normal((1, 3, 4, 4))).astype(np.float32)
+    x[0, 0] = 0.5  # one constant row in every case
+    ref = forward(net, {"data": x})["mvn1"]
+    if refused:
+        with pytest.raises(UnsupportedLayerError, match=r"mean²/variance is [0-9.]+e\+04"):
+            OpenCVRuntime(net).forward({"data": x})
+        # and the refusal is needed: unchecked, OpenCV is off by more than the tolerance
+        monkeypatch.delitem(DATA_CHECKS, "MVN")
+        worst = np.abs(OpenCVRuntime(net).forward({"data": x})["mvn1"] - ref).max()
+        assert worst > REL * np.abs(ref).max()
+    else:
+        assert_close(OpenCVRuntime(net).forward({"data": x})["mvn1"], ref, rel=REL, what="mvn1")

@@ -14,6 +14,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
+from ..backends.opencv import DATA_CHECKS
 from ..errors import UnsupportedLayerError, UsageError
 from ..graph import Net
 from ..passes.opencv import rewrite_for_opencv, write_net
@@ -67,9 +68,14 @@ class _Loaded:
             layer.name: layer.name if layer.name in known
             else layer.tops[0] if layer.tops and layer.tops[0] in known else None
             for layer in self.net.layers}
-        # The OpenCV layer whose output is each blob's final value.
+        # The OpenCV layer whose output is each blob's final value; on the way, where
+        # each checked layer's bottoms come from (None: an input, as fed).
         self.writer: dict[str, str | None] = {}
+        self.checks: list[tuple] = []
         for layer in self.net.layers:
+            if layer.type in DATA_CHECKS:
+                self.checks.append((layer, DATA_CHECKS[layer.type],
+                                    [self.writer.get(b) for b in layer.bottoms]))
             for i, top in enumerate(layer.tops):
                 self.writer[top] = self.cv_name[layer.name] if i == 0 \
                     else _extra_top_name(layer.name, i)
@@ -77,9 +83,18 @@ class _Loaded:
     def run(self, arrays: Mapping[str, np.ndarray], names: list[str]) -> list[np.ndarray]:
         for name, arr in arrays.items():
             self.cv.setInput(np.ascontiguousarray(arr, dtype=np.float32), name)
+        checked = [s for _, _, sources in self.checks for s in sources if s is not None]
         with refusals(self.cv2, "run"):
-            outs = self.cv.forward(names) if names else []
-        return [np.asarray(o, dtype=np.float32) for o in outs]
+            outs = self.cv.forward(names + checked) if names or checked else []
+        outs = [np.asarray(o, dtype=np.float32) for o in outs]
+        seen = dict(zip(checked, outs[len(names):]))
+        for layer, check, sources in self.checks:
+            bottoms = [seen[s] if s is not None else arrays[b]
+                       for s, b in zip(sources, layer.bottoms)]
+            reason = check(layer, bottoms)
+            if reason:
+                raise UnsupportedLayerError(f"OpenCV dnn cannot run this input: {reason}")
+        return outs[:len(names)]
 
 
 class OpenCVRuntime(Runtime):
