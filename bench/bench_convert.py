@@ -39,7 +39,7 @@ variant, proto, model, out = sys.argv[1:5]
 t0 = time.perf_counter()
 import numpy
 from convertkit.cli import main
-import convertkit.convert, convertkit.emit, convertkit.mapping, convertkit.loader
+import convertkit.emit.convert, convertkit.emit, convertkit.mapping, convertkit.caffe.loader
 imports = time.perf_counter() - t0
 
 def rss_kb():

@@ -7,7 +7,7 @@ shapes of pspnet101_cityscapes_713 (557 blobs, 65.8M floats, ~263 MB) and random
 values, then measures, each in a fresh subprocess so peak RSS is per variant:
 
   read-bytes   open().read() of the file: the baseline
-  scan         convertkit.wire.read_caffemodel (blobs as float32 arrays)
+  scan         convertkit.caffe.wire.read_caffemodel (blobs as float32 arrays)
   load         convertkit.load(prototxt, caffemodel): scan + graph + shapes + checks
   protobuf     NetParameter.ParseFromString + np.array(blob.data): the naive way
 
@@ -38,8 +38,8 @@ import json, sys, time, resource
 variant, proto, model = sys.argv[1:4]
 import numpy as np
 import convertkit
-from convertkit.wire import read_caffemodel
-from convertkit.proto import caffe_pb2
+from convertkit.caffe.wire import read_caffemodel
+from convertkit.caffe.proto import caffe_pb2
 
 def rss_kb():
     with open("/proc/self/status") as fh:
@@ -72,7 +72,7 @@ print(json.dumps({"seconds": dt, "peak_growth_kb": rss_kb() - base}))
 def make_model(directory: Path) -> tuple[Path, Path]:
     """pspnet101_cityscapes_713's definition and a random caffemodel of its shapes."""
     import convertkit
-    from convertkit.wire import save_caffemodel
+    from convertkit.caffe.wire import save_caffemodel
     from convertkit import zoo
 
     directory.mkdir(parents=True, exist_ok=True)

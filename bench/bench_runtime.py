@@ -38,7 +38,7 @@ def measure(args) -> dict:
     import cv2
 
     from convertkit import runtime, zoo
-    from convertkit.preprocess import preprocess, sample_images
+    from convertkit.runtime.preprocess import preprocess, sample_images
 
     cv2.setNumThreads(args.threads)
     _, net = zoo.make(args.net, bn=args.bn)

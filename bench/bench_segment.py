@@ -51,10 +51,10 @@ def main() -> int:
     import numpy as np
 
     from convertkit import runtime, zoo
-    from convertkit.evaluate import evaluate
-    from convertkit.preprocess import preprocess, read_image, sample_images
-    from convertkit.segment import Predictor, Protocol, label_ids
-    from convertkit.wire import save_caffemodel
+    from convertkit.apps.evaluate import evaluate
+    from convertkit.runtime.preprocess import preprocess, read_image, sample_images
+    from convertkit.apps.segment import Predictor, Protocol, label_ids
+    from convertkit.caffe.wire import save_caffemodel
 
     text, net = zoo.make(args.net)
     h, w = net.inputs["data"][2:]

@@ -73,7 +73,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from convertkit import runtime, zoo
-    from convertkit.preprocess import sample_images
+    from convertkit.runtime.preprocess import sample_images
     from convertkit.verify import Options, Verifier, samples_from_images
 
     t0 = time.perf_counter()

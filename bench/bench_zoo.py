@@ -31,7 +31,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from convertkit import load, zoo
-    from convertkit.preprocess import preprocess, sample_images
+    from convertkit.runtime.preprocess import preprocess, sample_images
     from convertkit.runtime.numpy import forward
 
     rows = []

@@ -5,7 +5,7 @@
 
 Needs grpcio-tools (the `dev` extra). convertkit itself never imports caffe_pb2: it
 builds its message classes at run time from caffe.desc in a private descriptor pool
-(convertkit/proto.py), so any protobuf runtime >= 4.21 works and nothing clashes with
+(convertkit/caffe/proto.py), so any protobuf runtime >= 4.21 works and nothing clashes with
 another tool that registers package `caffe` in the default pool.
 """
 from __future__ import annotations

@@ -2,11 +2,10 @@
 and prove that they compute the same thing."""
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .errors import ConvertError  # noqa: E402
-from .graph import Layer, Net  # noqa: E402
-from .loader import load  # noqa: E402
-from .convert import save  # noqa: E402
+from .version import __version__
+from .errors import ConvertError
+from .graph import Layer, Net
+from .caffe.loader import load
+from .emit.convert import save
 
 __all__ = ["ConvertError", "Layer", "Net", "load", "save", "__version__"]

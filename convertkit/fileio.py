@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from .errors import FileKindError, InputFileError, OutputFileError
+from .errors import InputFileError, OutputFileError
 
 
 #: Folders this process created for its outputs, parents first.
@@ -156,88 +156,3 @@ def check_output_dir(directory: str | os.PathLike, file_suffixes: Iterable[str] 
         raise OutputFileError(f"-o/--output takes a directory here, not a {directory.suffix} "
                               "file (the files in it are named for you)", path=directory)
     return directory
-
-
-def _shape_text(shape) -> str:
-    return "x".join(str(d) for d in shape) if len(shape) else "a scalar"
-
-
-def _npy_header(path: Path):
-    """(shape, dtype) from a .npy header, without reading the data."""
-    import numpy as np
-
-    fmt = np.lib.format
-    with open(path, "rb") as fh:
-        version = fmt.read_magic(fh)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(fh)
-        else:
-            shape, _, dtype = fmt._read_array_header(fh, version)  # 3.0: no public reader
-    return tuple(shape), dtype
-
-
-#: The sentence for pickled inputs (never numpy's, which suggests allow_pickle).
-PICKLE_REFUSED = ("pickles are never loaded: save a plain float32 array with "
-                  "numpy.save(path, array)")
-
-
-def read_input_array(path: str | os.PathLike, name: str, declared, source) -> "np.ndarray":
-    """An input array from a plain ``.npy`` file, as float32, checked against the
-    input ``name`` that ``source`` (the prototxt) declares with shape ``declared``
-    (None: unknown). Refused with one line naming the file: anything but a .npy
-    array (pickles included), a dtype that is not floating point, a rank other than
-    the declared one, another channel count. Another batch, height or width is
-    allowed: the net is planned again for it."""
-    import numpy as np
-
-    from .sniff import sniff
-
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError("input array not found", path=path)
-    if path.is_dir():
-        raise InputFileError("input array path is a directory", path=path)
-    kind = sniff(path)
-    if kind is None:
-        raise FileKindError("is empty, not a .npy array", path=path)
-    if kind.key == "pickle":
-        raise FileKindError(f"is a Python pickle, not a .npy array; {PICKLE_REFUSED}", path=path)
-    if kind.key != "npy":
-        hint = ""
-        if kind.what.endswith(" image"):
-            hint = " (give images with --image)"
-        elif kind.key == "npz":
-            hint = " (save one array with numpy.save)"
-        raise FileKindError(f"is {kind.what}, not a .npy array{hint}", path=path)
-    try:
-        shape, dtype = _npy_header(path)
-    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises many kinds
-        raise InputFileError(f"is not a readable .npy array: bad header ({exc.__class__.__name__})",
-                             path=path) from None
-    if dtype.hasobject:
-        raise FileKindError(f"holds Python objects (a pickled object array); {PICKLE_REFUSED}",
-                            path=path)
-    if dtype.kind != "f":
-        raise InputFileError(f"the input array is {dtype.name} ({_shape_text(shape)}); the net "
-                             "takes floating-point values: save it as float32", path=path)
-    if declared is not None:
-        declared = tuple(declared)
-        layout = ", N,C,H,W" if len(declared) == 4 else ""
-        said = (f"the input array has shape {_shape_text(shape)} ({len(shape)}-D), but {source} "
-                f"declares input '{name}' as {_shape_text(declared)} ({len(declared)}-D{layout})")
-        if len(shape) != len(declared):
-            hint = "; add the batch axis (x[None])" if len(shape) == len(declared) - 1 else ""
-            raise InputFileError(said + hint, path=path)
-        if len(declared) >= 2 and shape[1] != declared[1]:
-            raise InputFileError(f"{said}: the channel counts differ ({shape[1]} vs {declared[1]})",
-                                 path=path)
-    if any(d == 0 for d in shape):
-        raise InputFileError(f"the input array is empty (shape {_shape_text(shape)})", path=path)
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError):
-        raise InputFileError("is not a readable .npy array (corrupt or truncated)",
-                             path=path) from None
-    return np.ascontiguousarray(arr, dtype=np.float32)

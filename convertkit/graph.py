@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import ShapeError, WeightMismatchError
 from .layers import LayerImpl, Shape, impl_class
 from .layers.base import fmt_shape
 
@@ -311,3 +311,17 @@ class Net:
     def infer_shapes(self, input_shapes: Mapping[str, Shape] | None = None) -> dict[str, Shape]:
         """Blob name -> shape for these input shapes (see :meth:`plan`)."""
         return self.plan(input_shapes).blobs
+
+
+def check_params(net: Net, plan: ShapePlan) -> None:
+    """Every layer holds the learned params its definition needs (one error listing all)."""
+    missing = []
+    for layer in net.layers:
+        want = layer.impl.param_shapes(plan.bottom_shapes(layer))
+        if len(want) != len(layer.params):
+            missing.append(f"{layer.name} ({layer.type}: needs {len(want)}, has {len(layer.params)})")
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise WeightMismatchError(
+            f"{len(missing)} layers lack learned params: {shown}; pass the caffemodel",
+            path=net.caffemodel_path or net.prototxt_path)

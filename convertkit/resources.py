@@ -53,7 +53,7 @@ def mappings_dir() -> Path:
 
 
 def caffe_desc() -> bytes:
-    """The serialized FileDescriptorSet of ``caffe.proto`` (see convertkit/proto.py)."""
+    """The serialized FileDescriptorSet of ``caffe.proto`` (see convertkit/caffe/proto.py)."""
     from importlib import resources
 
     try:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from convertkit.graph import Layer
-from convertkit.proto import caffe_pb2, parse_text
+from convertkit.caffe.proto import caffe_pb2, parse_text
 
 
 def make_layer(text: str, blobs: Sequence[np.ndarray] = ()) -> Layer:
@@ -142,7 +142,7 @@ def tiny_ssd(folder: Path) -> tuple[Path, Path]:
     """TINY_SSD with seeded weights, written into ``folder``: (prototxt, caffemodel).
     On the sample photo it keeps 30 detections."""
     import convertkit
-    from convertkit.wire import save_caffemodel
+    from convertkit.caffe.wire import save_caffemodel
 
     proto = folder / "tiny_ssd.prototxt"
     proto.write_text(TINY_SSD)
@@ -201,7 +201,7 @@ def detection_rows(net, top) -> np.ndarray:
 
 def image_batch(net, n: int = 1) -> dict:
     """The first ``n`` sample photographs as one batch for the net's image input."""
-    from convertkit.preprocess import sample_images
+    from convertkit.runtime.preprocess import sample_images
     from convertkit.verify import samples_from_images
 
     samples = samples_from_images(net, sample_images()[:n])

@@ -9,9 +9,9 @@ import convertkit
 from convertkit.backends import BACKENDS, Context, backend
 from convertkit.errors import UnsupportedLayerError
 from convertkit.layers import registered_types
-from convertkit.loader import build_net
-from convertkit.passes.opencv import rewrite_for_opencv
-from convertkit.proto import parse_text
+from convertkit.caffe.loader import build_net
+from convertkit.backends.opencv.rewrite import rewrite_for_opencv
+from convertkit.caffe.proto import parse_text
 
 
 def present_backends():

@@ -74,7 +74,7 @@ def test_caffe_reads_the_original_files_and_reports_each_layer(fake_caffe):
 
 
 def test_a_changed_net_is_written_out_first(fake_caffe):
-    from convertkit.convert import prepare
+    from convertkit.emit.convert import prepare
 
     net = convertkit.load(SMALL / "icnet.prototxt", SMALL / "icnet.caffemodel")
     merged, _ = prepare(net, bn="merge")

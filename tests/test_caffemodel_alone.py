@@ -9,7 +9,7 @@ import pytest
 
 import convertkit
 from convertkit.cli import main
-from convertkit.proto import parse_text
+from convertkit.caffe.proto import parse_text
 from convertkit.runtime import create
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-models"

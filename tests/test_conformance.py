@@ -102,7 +102,7 @@ def _case(tmp_path: Path, prototxt: str, x: np.ndarray, blobs: dict, types) -> c
     d.mkdir()
     (d / "net.prototxt").write_text(prototxt)
     net = convertkit.load(str(d / "net.prototxt"))
-    from convertkit.wire import save_caffemodel
+    from convertkit.caffe.wire import save_caffemodel
 
     save_caffemodel(net, d / "net.caffemodel")
     np.save(d / "input.npy", x)
@@ -326,7 +326,7 @@ layer { name: "split" type: "Split" bottom: "data" top: "a" top: "b" }
 def _export_agrees(tmp_path, net, x):
     """Each runnable export, written by convert and opened as verify opens it, gives
     the reference's outputs."""
-    from convertkit.convert import convert, output_paths
+    from convertkit.emit.convert import convert, output_paths
     from convertkit.verify.subjects import FORMAT_RUNTIME, Subject
 
     ref = runtime.create("numpy", net).forward({next(iter(net.inputs)): x})

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import convertkit
-from convertkit import convert as conv
+from convertkit.emit import convert as conv
 from convertkit import zoo
 from convertkit.cli import main
-from convertkit.preprocess import preprocess, sample_images
+from convertkit.runtime.preprocess import preprocess, sample_images
 from convertkit.runtime.numpy import forward
-from convertkit.wire import save_caffemodel
+from convertkit.caffe.wire import save_caffemodel
 
 from support import assert_close, tiny_ssd
 

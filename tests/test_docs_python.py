@@ -46,7 +46,7 @@ def test_every_block_runs(tmp_path, monkeypatch, capsys):
 def test_the_documented_calls_are_typed_and_explained():
     import convertkit
     from convertkit import runtime
-    from convertkit.preprocess import Preprocessing
+    from convertkit.runtime.preprocess import Preprocessing
     from convertkit.verify import Verifier, report, samples_from_images
 
     calls = [convertkit.load, convertkit.save, runtime.create, Preprocessing.prepare,

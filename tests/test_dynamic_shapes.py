@@ -92,7 +92,7 @@ def check_any_size(net, tmp_path: Path, sizes=None, runtimes=("torch", "onnx", "
                                                write_saved_model)
     from convertkit.backends.torch.export import export_with_sizes
     from convertkit.backends.torch.model import CaffeModule
-    from convertkit.runtime.torch import load_into, state_dict_from_net
+    from convertkit.backends.torch.model import load_into, state_dict_from_net
 
     fs = free_sizes(net)
     (name, declared), = fs.plan.inputs.items()
@@ -273,7 +273,7 @@ def test_convert_notes_fixed_sizes_and_input_shape(tmp_path, capsys):
     --input-shape replans the net: a fixed-size file for another batch."""
     import onnx
 
-    from convertkit.wire import save_caffemodel
+    from convertkit.caffe.wire import save_caffemodel
 
     path = tmp_path / "lenet_like.prototxt"
     path.write_text(LENET_LIKE)
@@ -296,7 +296,7 @@ def test_convert_notes_fixed_sizes_and_input_shape(tmp_path, capsys):
 
 
 def test_input_shape_replans_a_fully_convolutional_net(tmp_path, capsys):
-    from convertkit.wire import save_caffemodel
+    from convertkit.caffe.wire import save_caffemodel
 
     net_path = FIXTURES / "nets" / "fsrcnn.prototxt"
     model = tmp_path / "fsrcnn.caffemodel"
@@ -339,7 +339,7 @@ def test_unpooling_any_size(tmp_path):
 def test_verify_converts_at_the_inputs_size(tmp_path, capsys):
     """verify of a fresh conversion (and of --converted files with free sizes) runs at
     the size of its --input, not the prototxt's 7x7."""
-    from convertkit.wire import save_caffemodel
+    from convertkit.caffe.wire import save_caffemodel
 
     proto = FIXTURES / "nets" / "fsrcnn.prototxt"
     model = tmp_path / "fsrcnn.caffemodel"

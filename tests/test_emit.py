@@ -18,7 +18,7 @@ import pytest
 import convertkit
 from convertkit import emit, zoo
 from convertkit.errors import OutputFileError, UsageError
-from convertkit.mapping import load_table
+from convertkit.mapping import load_table, resolve
 from convertkit.runtime.numpy import forward
 
 from support import caffemodel_bytes
@@ -58,7 +58,7 @@ def nets():
 def targets_for(nets, fmt):
     table, variant, _ = FORMATS[fmt]
     net = nets("pspnet50" if table == "chainercv" else "icnet")
-    return load_table(table).resolve(net, variant)
+    return resolve(load_table(table), net, variant)
 
 
 def digest(a) -> list:
@@ -138,7 +138,7 @@ def test_npz_loads_with_numpy(nets, tmp_path):
 def test_h5_datasets_carry_caffe_shape_and_layout(nets, tmp_path):
     needs("h5")
     net = nets("icnet")
-    targets = load_table("hellochick-tf").resolve(net, "tf")
+    targets = resolve(load_table("hellochick-tf"), net, "tf")
     path = tmp_path / "w.h5"
     emit.write("h5", targets, path, meta={"table": "hellochick-tf", "source": "zoo icnet"})
     out = load_elsewhere(tmp_path, """
@@ -163,7 +163,7 @@ def test_h5_datasets_carry_caffe_shape_and_layout(nets, tmp_path):
 
 def test_h5_caffe_table_nests_layer_and_role(nets, tmp_path):
     needs("h5")
-    targets = load_table("caffe").resolve(nets("icnet"))
+    targets = resolve(load_table("caffe"), nets("icnet"))
     path = tmp_path / "c.h5"
     emit.write("h5", targets, path)
     import h5py
@@ -305,7 +305,7 @@ def tiny_net(tmp_path):
 def test_torch_state_dict_loads_strictly_and_computes_the_caffe_net(tmp_path):
     needs("torch")
     net = tiny_net(tmp_path)
-    targets = load_table("torch").resolve(net)
+    targets = resolve(load_table("torch"), net)
     path = tmp_path / "w.pt"
     emit.write("torch", targets, path)
     x = np.random.default_rng(5).standard_normal((2, 3, 4, 5)).astype(np.float32)
@@ -363,13 +363,13 @@ def test_torch_and_npz_bytes_do_not_depend_on_the_process(nets, tmp_path):
     needs("torch")
     tables = {"torch": "torch", "npz": "caffe"}
     for fmt, table in tables.items():
-        emit.write(fmt, load_table(table).resolve(nets("icnet")), tmp_path / f"here.{fmt}")
+        emit.write(fmt, resolve(load_table(table), nets("icnet")), tmp_path / f"here.{fmt}")
     code = textwrap.dedent(f"""
         from convertkit import emit, zoo
-        from convertkit.mapping import load_table
+        from convertkit.mapping import load_table, resolve
         net = zoo.make("icnet", width=0.125, input_size=(193, 385), bn="keep")[1]
         for fmt, table in {tables!r}.items():
-            emit.write(fmt, load_table(table).resolve(net), f"there.{{fmt}}")
+            emit.write(fmt, resolve(load_table(table), net), f"there.{{fmt}}")
         """)
     env = dict(os.environ, PYTHONHASHSEED="123")
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
@@ -435,7 +435,7 @@ def test_hwio_and_hwoi_are_what_tf_conv_ops_take(tmp_path):
     table = tmp_path / "tf.toml"
     table.write_text('[[rule]]\ntype = "Convolution"\nkey = "{layer}/{role}"\nlayout = { weight = "hwio" }\n'
                      '[[rule]]\ntype = "Deconvolution"\nkey = "{layer}/{role}"\nlayout = "hwoi"\n')
-    w = {t.key: t.array for t in load_table(table).resolve(net)}
+    w = {t.key: t.array for t in resolve(load_table(table), net)}
     x = rng.standard_normal((1, 3, 7, 6)).astype(np.float32)
     blobs_out = forward(net, {"data": x}, keep="all")
     y = tf.nn.conv2d(x.transpose(0, 2, 3, 1), w["conv/weight"], strides=2, padding="VALID")

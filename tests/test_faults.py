@@ -95,7 +95,7 @@ def test_uncreatable_folder_is_one_line(classifier, tmp_path, monkeypatch, capsy
 
 def test_a_failed_savedmodel_keeps_the_old_one(classifier, tmp_path, monkeypatch, capsys):
     pytest.importorskip("tensorflow")
-    from convertkit import convert as C
+    from convertkit.emit import convert as C
 
     proto, model = classifier
     args = ["convert", str(proto), str(model), "--to", "savedmodel", "-o", str(tmp_path),
@@ -142,7 +142,7 @@ def test_a_caffemodel_of_another_net_names_a_few_layers_and_a_count(classifier, 
 
 
 def test_mismatch_message_says_when_most_layers_differ():
-    from convertkit.loader import mismatch_message
+    from convertkit.caffe.loader import mismatch_message
 
     problems = [f"l{i}: needs 1 blobs (3) but the caffemodel has none" for i in range(40)]
     text = mismatch_message(problems, 50)

@@ -7,9 +7,9 @@ import pytest
 
 import convertkit
 from convertkit.errors import PrototxtError, UnsupportedLayerError
-from convertkit.loader import build_net
-from convertkit.prototxt import parse_prototxt_text, upgrade
-from convertkit.proto import parse_text
+from convertkit.caffe.loader import build_net
+from convertkit.caffe.prototxt import parse_prototxt_text, upgrade
+from convertkit.caffe.proto import parse_text
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-models" / "prototxt"
 
@@ -32,7 +32,7 @@ def all_real():
 def test_every_real_prototxt_parses(name):
     """Parsing (the schema) never stops at another fork's parameter block."""
     text = real(name).read_text()
-    from convertkit.prototxt import substitute
+    from convertkit.caffe.prototxt import substitute
 
     net = parse_prototxt_text(substitute(text, {"NUM_LABELS": "21"}), name)
     upgrade(net, name)
@@ -48,7 +48,7 @@ def test_a_misspelt_field_is_still_an_error():
 
 
 def test_fork_field_numbers():
-    from convertkit.proto import caffe_pb2
+    from convertkit.caffe.proto import caffe_pb2
 
     lp = caffe_pb2().LayerParameter.DESCRIPTOR.fields_by_name
     numbers = {n: lp[n].number for n in ("permute_param", "prior_box_param",
@@ -162,7 +162,7 @@ layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" my_fork_param { alp
 def test_a_users_own_caffe_proto_reads_its_fork_fields(tmp_path, capsys):
     pytest.importorskip("grpc_tools", reason="--caffe-proto needs grpcio-tools")
     from convertkit.cli import main
-    from convertkit import userproto
+    from convertkit.caffe import userproto
 
     (tmp_path / "fork.proto").write_text(USER_PROTO)
     (tmp_path / "net.prototxt").write_text(FORK_NET)

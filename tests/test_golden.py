@@ -171,7 +171,7 @@ def test_check_converted_files_against_a_golden(tmp_path, capsys):
     every conversion writes."""
     needs("onnx")
     import convertkit
-    from convertkit import convert as conv
+    from convertkit.emit import convert as conv
 
     g = tmp_path / "mine.json"
     spec = f"{SMALL / 'icnet.prototxt'}+{SMALL / 'icnet.caffemodel'}"

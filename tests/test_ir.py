@@ -174,8 +174,8 @@ layer { name: "a" type: "ReLU" bottom: "x" top: "a" }
 layer { name: "b" type: "ReLU" bottom: "a" top: "b" }
 layer { name: "c" type: "ReLU" bottom: "b" top: "b" }
 """
-    from convertkit.loader import build_net
-    from convertkit.proto import parse_text
+    from convertkit.caffe.loader import build_net
+    from convertkit.caffe.proto import parse_text
 
     net = build_net(parse_text(text))
     # x and a live together (800 B), then a and b (x freed), then b is rewritten in place.
@@ -188,8 +188,8 @@ def test_huge_sizes_at_run_time_are_refused_naming_the_layer():
 name: "up" input: "x" input_shape { dim: 1 dim: 1 dim: 8 dim: 8 }
 layer { name: "zoom" type: "Interp" bottom: "x" top: "y" interp_param { zoom_factor: 9 } }
 """
-    from convertkit.loader import build_net
-    from convertkit.proto import parse_text
+    from convertkit.caffe.loader import build_net
+    from convertkit.caffe.proto import parse_text
 
     net = build_net(parse_text(text))
     with pytest.raises(ShapeError, match=r"layer 'zoom'.*refusing before allocating"):

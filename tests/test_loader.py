@@ -5,7 +5,7 @@ import pytest
 import convertkit
 from convertkit.errors import (CaffemodelError, InputFileError, PrototxtError, ShapeError,
                                UnsupportedLayerError, UsageError, WeightMismatchError)
-from convertkit.wire import save_caffemodel
+from convertkit.caffe.wire import save_caffemodel
 
 RNG = np.random.default_rng(1)
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import convertkit
-from convertkit import mapping, zoo
+from convertkit import mapping
+from convertkit import zoo
 from convertkit.errors import MappingError
-from convertkit.mapping import load_table, module_name
+from convertkit.mapping import describe, load_table, module_name, resolve
 
 from conftest import official_path
 from support import caffemodel_bytes
@@ -65,7 +66,7 @@ def test_list_tables_names_the_built_in_tables():
     assert {"caffe", "torch", "hellochick-tf", "chainercv"} <= set(tables)
     assert all(about for about in tables.values())
     for name in tables:
-        text = load_table(name).describe()
+        text = describe(load_table(name))
         assert text.startswith(name)
 
 
@@ -87,7 +88,7 @@ def test_missing_user_file_is_named(tmp_path):
 
 def test_caffe_table_maps_every_param_as_is(nets):
     net = nets("icnet")
-    targets = load_table("caffe").resolve(net)
+    targets = resolve(load_table("caffe"), net)
     pairs = params_of(net)
     assert len(targets) == len(pairs) == net.num_learned_blobs
     for t, (lay, role, arr) in zip(targets, pairs):
@@ -98,7 +99,7 @@ def test_caffe_table_maps_every_param_as_is(nets):
 
 def test_torch_table_on_pspnet50(nets):
     net = nets("pspnet50")
-    targets = load_table("torch").resolve(net)
+    targets = resolve(load_table("torch"), net)
     keys = [t.key for t in targets]
     bn = net.layer("conv1_1_3x3_s2/bn")
     assert keys[:7] == ["conv1_1_3x3_s2.weight", "conv1_1_3x3_s2_bn.weight",
@@ -141,7 +142,7 @@ def bvlc_blobs(factor=2.0):
 def test_torch_table_on_bvlc_layers(tmp_path):
     blobs = bvlc_blobs(2.0)
     net = small_net(tmp_path, BVLC_NET, blobs)
-    res = load_table("torch").resolve(net)
+    res = resolve(load_table("torch"), net)
     got = {t.key: t.array for t in res}
     assert list(got) == [
         "conv1.weight", "conv1.bias", "conv1_bn.running_mean", "conv1_bn.running_var",
@@ -160,7 +161,7 @@ def test_bvlc_batchnorm_scale_factor_zero_means_zero(tmp_path):
     blobs = bvlc_blobs(2.0)
     blobs["conv1/bn"][2] = np.float32([0.0])
     net = small_net(tmp_path, BVLC_NET, blobs)
-    got = {t.key: t.array for t in load_table("torch").resolve(net)}
+    got = {t.key: t.array for t in resolve(load_table("torch"), net)}
     assert not got["conv1_bn.running_mean"].any() and not got["conv1_bn.running_var"].any()
 
 
@@ -177,7 +178,7 @@ def test_module_name_rule_and_collisions(tmp_path):
     net = small_net(tmp_path, text, {"a/b": [rand(2, 3, 1, 1)],
                                      "a-b": [rand(2), rand(2), np.float32([1])]})
     with pytest.raises(MappingError) as err:
-        load_table("torch").resolve(net)
+        resolve(load_table("torch"), net)
     assert "'a-b', 'a/b' all become {module} 'a_b'" in str(err.value)
 
 
@@ -188,8 +189,8 @@ def test_module_name_rule_and_collisions(tmp_path):
 def test_hellochick_tables(nets, name, bn):
     net = nets(name, bn)
     table = load_table("hellochick-tf")
-    npy = table.resolve(net)  # default format: npy
-    tf = table.resolve(net, "tf")
+    npy = resolve(table, net)  # default format: npy
+    tf = resolve(table, net, "tf")
     assert [t.source for t in npy] == [t.source for t in tf]
     for t_npy, t_tf in zip(npy, tf):
         lay = net.layer(t_npy.layer)
@@ -225,7 +226,7 @@ def test_hellochick_refuses_a_data_sub1_that_is_not_ones(nets):
     changed = net.replace(layers=[l if l is not lay else lay.replace(
         params=[np.float32([1.0, 0.5, 1.0])]) for l in net.layers])
     with pytest.raises(MappingError) as err:
-        load_table("hellochick-tf").resolve(changed)
+        resolve(load_table("hellochick-tf"), changed)
     msg = str(err.value)
     assert "data_sub1/gamma: is dropped only when it is all ones" in msg
     assert "run fold_input_scale first" in msg
@@ -234,7 +235,7 @@ def test_hellochick_refuses_a_data_sub1_that_is_not_ones(nets):
 def test_hellochick_does_not_fit_a_foreign_net(tmp_path):
     net = small_net(tmp_path, BVLC_NET, bvlc_blobs())
     with pytest.raises(MappingError) as err:
-        load_table("hellochick-tf").resolve(net)
+        resolve(load_table("hellochick-tf"), net)
     msg = str(err.value)
     assert "no rule maps 12 params" in msg
     for src in ("conv1/weight", "conv1/bn/scale_factor", "relu/slope", "up/bias", "fc-1/weight"):
@@ -250,8 +251,8 @@ def test_small_zoo_nets_carry_the_official_param_names(official, name, bn):
     path = official_path(official)
     want = [(l.name, l.type, l.roles) for l in convertkit.load(path).layers if l.roles]
     small = zoo.make_prototxt(name, input_size=SMALL[name], width=0.125, bn=bn)
-    from convertkit.loader import build_net
-    from convertkit.proto import parse_text
+    from convertkit.caffe.loader import build_net
+    from convertkit.caffe.proto import parse_text
     got = [(l.name, l.type, l.roles) for l in build_net(parse_text(small), "<zoo>").layers
            if l.roles]
     assert got == want
@@ -280,7 +281,7 @@ def chainercv_keys(blocks) -> list[str]:
 @pytest.mark.parametrize("name,blocks", [("pspnet101", (3, 4, 23, 3)), ("pspnet50", (3, 4, 6, 3))])
 def test_chainercv_table(nets, name, blocks):
     net = nets(name)
-    res = load_table("chainercv").resolve(net)
+    res = resolve(load_table("chainercv"), net)
     keys = [t.key for t in res]
     assert sorted(keys) == sorted(chainercv_keys(blocks)) and len(keys) == len(set(keys))
     got = {t.key: t.array for t in res}
@@ -302,7 +303,7 @@ def test_chainercv_table(nets, name, blocks):
     if name == "pspnet101":
         assert "extractor/res4/b22/conv1/conv/W" in got
     # Already flipped by --rgb: the table's own flip is skipped.
-    again = load_table("chainercv").resolve(net, input_flipped=True)
+    again = resolve(load_table("chainercv"), net, input_flipped=True)
     np.testing.assert_array_equal(again[0].array, w)
 
 
@@ -316,7 +317,7 @@ def test_unmapped_params_are_all_listed(tmp_path, nets):
         key = "{layer}/{role}"
         """)
     with pytest.raises(MappingError) as err:
-        table.resolve(net)
+        resolve(table, net)
     bn_params = [f"{l.name}/{r}" for l in net.layers if l.type == "BN" for r in l.roles]
     assert len(bn_params) == 240
     msg = str(err.value)
@@ -345,7 +346,7 @@ def test_duplicate_keys_and_stated_shapes_are_all_listed(tmp_path):
         key = "x"
         """)
     with pytest.raises(MappingError) as err:
-        table.resolve(net)
+        resolve(table, net)
     problems = err.value.problems
     assert any("entry 1 states the target shape 3x3x4x3, the param is 3x3x3x4" in p
                for p in problems)
@@ -357,13 +358,13 @@ def test_duplicate_keys_and_stated_shapes_are_all_listed(tmp_path):
 def test_expected_keys_are_checked_both_ways(tmp_path):
     net = small_net(tmp_path, BVLC_NET, bvlc_blobs())
     table = load_table("torch")
-    expect = {t.key: t.array.shape for t in table.resolve(net)}
-    table.resolve(net, expect=expect)  # fits
+    expect = {t.key: t.array.shape for t in resolve(table, net)}
+    resolve(table, net, expect=expect)  # fits
     del expect["up.bias"]
     expect["up.weight"] = (2, 4, 2, 2)
     expect["head.weight"] = (3,)
     with pytest.raises(MappingError) as err:
-        table.resolve(net, expect=expect)
+        resolve(table, net, expect=expect)
     msg = str(err.value)
     assert "1 keys the target expects are not produced: head.weight" in msg
     assert "1 keys the target does not have: up.bias" in msg
@@ -378,7 +379,7 @@ def test_a_layout_that_does_not_apply_is_reported(tmp_path):
         layout = "flat"
         """)
     with pytest.raises(MappingError) as err:
-        table.resolve(net)
+        resolve(table, net)
     msg = str(err.value)
     for src in ("conv1/weight", "up/weight", "fc-1/weight"):
         assert f"{src}: flat applies to per-channel params" in msg
@@ -396,7 +397,7 @@ def test_rgb_table_that_flips_nothing_is_refused(tmp_path, nets):
         key = "{layer}/{role}"
         """)
     with pytest.raises(MappingError, match="takes RGB input but no flip rule matched"):
-        table.resolve(nets("pspnet50"))
+        resolve(table, nets("pspnet50"))
 
 
 # -- user tables: errors name file and line -----------------------------------------------
@@ -440,7 +441,7 @@ def test_templates_lookup_offsets_and_braces(tmp_path, nets):
         [[rule]]
         key = "{type}:{layer_}:{module}:{role}"
         """)
-    got = {t.source: t.key for t in table.resolve(nets("pspnet50"))}
+    got = {t.source: t.key for t in resolve(table, nets("pspnet50"))}
     assert got["conv4_6_3x3/weight"] == "s4.b5.c2.{weight}"
     assert got["conv2_1_1x1_proj/weight"] == "s2.b0.p.{weight}"
     assert got["conv2_1_1x1_proj/bn/gamma"] == "BN:conv2_1_1x1_proj_bn:conv2_1_1x1_proj_bn:gamma"
@@ -485,7 +486,7 @@ def test_hwio_computes_the_caffe_convolution_in_nhwc(tmp_path, group, stride):
         key = "{layer}/{role}"
         layout = { weight = "hwio" }
         """)
-    w_hwio, bias = (t.array for t in table.resolve(net))
+    w_hwio, bias = (t.array for t in resolve(table, net))
     layer = net.layer("conv")
     np.testing.assert_array_equal(w_hwio, layer.param("weight").transpose(2, 3, 1, 0))
     x = rand(2, 4, 7, 6)
@@ -510,7 +511,7 @@ def test_io_hwc_flattens_a_2x3x4_blob_in_nhwc_order(tmp_path):
         name = "nothing"
         key = "x"
         """)
-    w_io, bias = (t.array for t in table.resolve(net))
+    w_io, bias = (t.array for t in resolve(table, net))
     assert w_io.shape == (24, 7)
     x = rand(5, 2, 3, 4)
     caffe = x.reshape(5, -1).astype(np.float64) @ w.T.astype(np.float64) + b
@@ -519,7 +520,7 @@ def test_io_hwc_flattens_a_2x3x4_blob_in_nhwc_order(tmp_path):
     # Plain io: the same weights transposed, which is only right for CHW flattening.
     plain = user_table(tmp_path, '[[rule]]\nkey = "{layer}/{role}"\nlayout = { weight = "io" }\n',
                        name="plain.toml")
-    np.testing.assert_array_equal(plain.resolve(net)[0].array, w.T)
+    np.testing.assert_array_equal(resolve(plain, net)[0].array, w.T)
 
 
 def test_io_and_oi_honour_caffe_transpose_flag(tmp_path):
@@ -534,7 +535,7 @@ def test_io_and_oi_honour_caffe_transpose_flag(tmp_path):
     for layout, want in (("io", w), ("oi", w.T), ("io_hwc", w)):
         table = user_table(tmp_path, f'[[rule]]\nkey = "{{role}}"\nlayout = {{ weight = "{layout}" }}\n',
                            name=f"{layout}.toml")
-        np.testing.assert_array_equal(table.resolve(net)[0].array, want)
+        np.testing.assert_array_equal(resolve(table, net)[0].array, want)
 
 
 def test_hwoi_is_tf_conv2d_transpose_layout(tmp_path):
@@ -549,7 +550,7 @@ def test_hwoi_is_tf_conv2d_transpose_layout(tmp_path):
     w = rand(3, 2, 3, 3)
     net = small_net(tmp_path, text, {"up": [w]})
     table = user_table(tmp_path, '[[rule]]\nkey = "{role}"\nlayout = "hwoi"\n')
-    f = table.resolve(net)[0].array
+    f = resolve(table, net)[0].array
     assert f.shape == (3, 3, 2, 3)
     x = rand(1, 3, 4, 5)
     xh = x.transpose(0, 2, 3, 1)[0].astype(np.float64)
@@ -585,7 +586,7 @@ def test_entries_win_over_rules_and_add_constants(tmp_path):
         role = "slope"
         drop = "the target uses a plain ReLU"
         """)
-    res = table.resolve(net)
+    res = resolve(table, net)
     keys = [t.key for t in res]
     assert keys[:3] == ["conv1/weight", "stem/b", "conv1/bn/mean"]
     assert keys[keys.index("up/bias") + 1] == "up/step"
@@ -593,8 +594,8 @@ def test_entries_win_over_rules_and_add_constants(tmp_path):
     assert step.array.dtype == np.int32 and step.array == 7 and step.caffe_shape is None
     assert [(d.layer, d.role, d.reason) for d in res.dropped] == [
         ("relu", "slope", "the target uses a plain ReLU")]
-    assert table.resolve(net, "tf")[0].key == "tf/conv1/weight"
-    assert table.resolve(net, "tf")[1].key == "stem/b"
+    assert resolve(table, net, "tf")[0].key == "tf/conv1/weight"
+    assert resolve(table, net, "tf")[1].key == "stem/b"
 
 
 def test_format_overrides_must_name_a_declared_format(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 import convertkit
 from convertkit.cli import main
 from convertkit.errors import ShapeError
-from convertkit.summary import summarize
+from convertkit.apps.summary import summarize
 
 from conftest import official_path
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from convertkit import zoo
-from convertkit.preprocess import preprocess_batch, sample_images
+from convertkit.runtime.preprocess import preprocess_batch, sample_images
 from convertkit.runtime.numpy import forward_layers
 from convertkit.backends.opencv import DATA_CHECKS
 from convertkit.runtime.opencv import OpenCVRuntime

@@ -9,7 +9,7 @@ import pytest
 
 import convertkit
 from convertkit.cli import main
-from convertkit.preprocess import sample_images
+from convertkit.runtime.preprocess import sample_images
 from convertkit.verify import Options, Verifier, samples_from_images
 from convertkit.verify import kinds as K
 from convertkit.verify import report as rep

@@ -5,9 +5,9 @@ import pytest
 
 from convertkit import zoo
 from convertkit.errors import UsageError
-from convertkit.loader import build_net, load
+from convertkit.caffe.loader import build_net, load
 from convertkit.passes import flip_input_channels, fold_batchnorm, fold_input_scale
-from convertkit.proto import parse_text
+from convertkit.caffe.proto import parse_text
 from convertkit.runtime.numpy import forward
 
 from conftest import official_path
@@ -23,7 +23,7 @@ def icnet():
 
 @pytest.fixture(scope="module")
 def photo():
-    from convertkit.preprocess import preprocess, sample_images
+    from convertkit.runtime.preprocess import preprocess, sample_images
 
     return preprocess(sample_images()[0], (193, 385))
 

@@ -58,8 +58,8 @@ import sys, numpy as np
 sys.path.insert(0, {str(ROOT / 'tests')!r})
 import convertkit
 from convertkit import runtime
-from convertkit.loader import build_net
-from convertkit.proto import parse_text
+from convertkit.caffe.loader import build_net
+from convertkit.caffe.proto import parse_text
 from support import assert_close
 net = build_net(parse_text(open("net.prototxt").read()))
 rng = np.random.default_rng(0)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from convertkit.errors import InputFileError, UsageError
-from convertkit.preprocess import (MEAN_BGR, SAMPLE_DIR, preprocess, preprocess_batch,
+from convertkit.runtime.preprocess import (MEAN_BGR, SAMPLE_DIR, preprocess, preprocess_batch,
                                    read_image, sample_images)
 
 pytest.importorskip("cv2", reason="opencv-python-headless (convertkit[opencv]) is not installed")

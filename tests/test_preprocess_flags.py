@@ -11,9 +11,9 @@ import pytest
 
 from convertkit.cli import main
 from convertkit.errors import ConvertError, InputFileError, UsageError
-from convertkit.preprocess import (MEAN_BGR, MeanArray, Preprocessing, build, grey_mean,
+from convertkit.runtime.preprocess import (MEAN_BGR, MeanArray, Preprocessing, build, grey_mean,
                                    parse_scale, read_array, read_image)
-from convertkit.proto import caffe_pb2
+from convertkit.caffe.proto import caffe_pb2
 
 from conftest import ROOT
 from test_preprocess import write_rgb_png
@@ -363,7 +363,7 @@ def identity_net(tmp_path) -> tuple[Path, Path]:
     """A "segmentation" net whose scores are its input (a 1x1 identity convolution):
     the predicted class of a pixel is the channel the preprocessing made largest."""
     import convertkit
-    from convertkit.wire import save_caffemodel
+    from convertkit.caffe.wire import save_caffemodel
 
     proto = tmp_path / "identity.prototxt"
     proto.write_text('input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from caffe_protos import generate
-from convertkit.proto import caffe_pb2, parse_text, pool
+from convertkit.caffe.proto import caffe_pb2, parse_text, pool
 
 
 def test_generated_module_matches_proto():
@@ -54,7 +54,7 @@ def test_private_pool_is_not_the_default_pool():
 
 
 USE_OURS = """
-from convertkit.proto import parse_text
+from convertkit.caffe.proto import parse_text
 net = parse_text('name: "x" layer { name: "a" type: "BN" bn_param { eps: 0.001 } }')
 assert abs(net.layer[0].bn_param.eps - 0.001) < 1e-9
 print("ok")
@@ -87,7 +87,7 @@ def test_works_with_the_pure_python_protobuf_backend(tmp_path):
     code = textwrap.dedent("""
         from google.protobuf.internal import api_implementation
         assert api_implementation.Type() == "python", api_implementation.Type()
-        from convertkit.proto import parse_text
+        from convertkit.caffe.proto import parse_text
         net = parse_text('layer { name: "i" type: "Interp" interp_param { shrink_factor: 2 } }')
         assert net.layer[0].interp_param.HasField("shrink_factor")
         assert not net.layer[0].interp_param.HasField("zoom_factor")

@@ -9,11 +9,11 @@ import pytest
 from convertkit import runtime, zoo
 from convertkit.cli import main
 from convertkit.errors import UsageError, WeightMismatchError
-from convertkit.loader import build_net
+from convertkit.caffe.loader import build_net
 from convertkit.passes.prune import channel_groups, prune
 from convertkit.passes.transplant import transplant
-from convertkit.proto import parse_text
-from convertkit.wire import save_caffemodel
+from convertkit.caffe.proto import parse_text
+from convertkit.caffe.wire import save_caffemodel
 from convertkit.zoo.anynet import init_params
 
 from conftest import official_path

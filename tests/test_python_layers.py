@@ -132,7 +132,7 @@ def test_faster_rcnn_runs_in_torch_and_is_cut_for_the_others(frcnn, tmp_path, ca
     for name in ("rois", "pool", "cls_prob", "bbox_pred"):
         assert got[name].shape == ref[name].shape, name
         assert_close(got[name], ref[name], rel=1e-4, what=name)
-    from convertkit.convert import cut_for
+    from convertkit.emit.convert import cut_for
 
     cut = cut_for(frcnn, "onnx", "onnx")
     assert cut is not None and set(cut[0].outputs) >= {"rpn_cls_prob_reshape", "rpn_bbox_pred"}

@@ -18,7 +18,7 @@ import convertkit
 from convertkit import runtime, zoo
 from convertkit.verify import Options, Verifier, png, samples_from_images
 from convertkit.verify import palettes, report as rep
-from convertkit.preprocess import sample_images
+from convertkit.runtime.preprocess import sample_images
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "fixtures" / "models" / "icnet_small"
@@ -45,7 +45,7 @@ def icnet_report(tmp_path_factory):
     needs("opencv", "onnx")
     net = convertkit.load(SMALL / "icnet.prototxt", SMALL / "icnet.caffemodel")
     d = tmp_path_factory.mktemp("files")
-    from convertkit import convert as conv
+    from convertkit.emit import convert as conv
 
     outputs = conv.plan_outputs(["npz"], d, "icnet", inputs=[], force=True)
     conv.convert(net, outputs)

@@ -6,7 +6,7 @@ import pytest
 
 import convertkit
 from convertkit.cli import main
-from convertkit.preprocess import preprocess
+from convertkit.runtime.preprocess import preprocess
 from convertkit.runtime.numpy import forward
 
 from support import assert_close

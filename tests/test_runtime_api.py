@@ -118,7 +118,7 @@ def test_torch_half_precision_and_devices(net):
 
 def test_a_state_dict_that_does_not_fit_lists_every_mismatch(net, tmp_path):
     torch = pytest.importorskip("torch")
-    from convertkit.runtime.torch import state_dict_from_net
+    from convertkit.backends.torch.model import state_dict_from_net
 
     sd = state_dict_from_net(net)
     del sd["conv1_sub1.weight"]

@@ -12,9 +12,9 @@ import pytest
 
 import convertkit
 from convertkit import runtime, zoo
-from convertkit.loader import build_net
-from convertkit.preprocess import preprocess_batch, sample_images
-from convertkit.proto import parse_text
+from convertkit.caffe.loader import build_net
+from convertkit.runtime.preprocess import preprocess_batch, sample_images
+from convertkit.caffe.proto import parse_text
 from convertkit.errors import UnsupportedLayerError
 
 from support import assert_close, fill_params
@@ -335,7 +335,7 @@ layer { name: "roi" type: "ROIPooling" bottom: "x" bottom: "rois" top: "roi" roi
 
 
 def fork_net(name):
-    from convertkit.prototxt import upgrade
+    from convertkit.caffe.prototxt import upgrade
 
     text, given = FORK_NETS[name]
     net_param = parse_text(text)

@@ -9,10 +9,10 @@ import pytest
 
 from convertkit import runtime, zoo
 from convertkit.cli import main
-from convertkit.evaluate import IGNORE, cityscapes_train_ids, confusion, scores
-from convertkit.preprocess import read_image, sample_images
-from convertkit.segment import Predictor, Protocol, label_ids, palette_png
-from convertkit.wire import save_caffemodel
+from convertkit.apps.evaluate import IGNORE, cityscapes_train_ids, confusion, scores
+from convertkit.runtime.preprocess import read_image, sample_images
+from convertkit.apps.segment import Predictor, Protocol, label_ids, palette_png
+from convertkit.caffe.wire import save_caffemodel
 
 cv2 = pytest.importorskip("cv2", reason="opencv-python-headless is not installed")
 PIL = pytest.importorskip("PIL.Image", reason="Pillow is not installed")

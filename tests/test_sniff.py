@@ -1,4 +1,4 @@
-"""Files named for what they are: sniffing before parsing (convertkit/sniff.py)."""
+"""Files named for what they are: sniffing before parsing (convertkit/caffe/sniff.py)."""
 from __future__ import annotations
 
 import gzip
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import convertkit
-from convertkit import sniff
+from convertkit.caffe import sniff
 from convertkit.cli import main
 from convertkit.errors import (CaffemodelError, FileKindError, InputFileError, PrototxtError)
-from convertkit.prototxt import parse_prototxt
-from convertkit.wire import read_caffemodel
+from convertkit.caffe.prototxt import parse_prototxt
+from convertkit.caffe.wire import read_caffemodel
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "fixtures" / "models" / "icnet_small"
@@ -175,7 +175,7 @@ def test_the_cli_says_it_in_one_line_with_exit_code_2(args, expected, capsys):
 
 def test_an_array_or_model_given_as_an_image_is_named(tmp_path):
     pytest.importorskip("cv2")
-    from convertkit.preprocess import read_image
+    from convertkit.runtime.preprocess import read_image
 
     path = tmp_path / "x.png"
     path.write_bytes(SAMPLES["npy"][0])

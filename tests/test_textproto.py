@@ -3,9 +3,9 @@ import pytest
 from google.protobuf import text_format
 
 from convertkit import zoo
-from convertkit.prototxt import parse_prototxt_text
-from convertkit.proto import caffe_pb2, pool
-from convertkit.textproto import parse_into
+from convertkit.caffe.prototxt import parse_prototxt_text
+from convertkit.caffe.proto import caffe_pb2, pool
+from convertkit.caffe.textproto import parse_into
 
 
 def reference(text):

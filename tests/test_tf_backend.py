@@ -20,10 +20,10 @@ pytest.importorskip("tensorflow",
 from convertkit import emit, runtime, zoo  # noqa: E402
 from convertkit.backends import backend  # noqa: E402
 from convertkit.errors import UnsupportedLayerError, UsageError, WeightMismatchError  # noqa: E402
-from convertkit.loader import build_net  # noqa: E402
-from convertkit.mapping import load_table  # noqa: E402
-from convertkit.preprocess import preprocess_batch, sample_images  # noqa: E402
-from convertkit.proto import parse_text  # noqa: E402
+from convertkit.caffe.loader import build_net  # noqa: E402
+from convertkit.mapping import load_table, resolve  # noqa: E402
+from convertkit.runtime.preprocess import preprocess_batch, sample_images  # noqa: E402
+from convertkit.caffe.proto import parse_text  # noqa: E402
 
 from support import assert_close, fill_params  # noqa: E402
 
@@ -180,8 +180,8 @@ def test_tf_table_names_match_hellochick(zoo_nets):
     """For the official names, the generic tf table gives hellochick's TF keys, and
     keeps the data_sub1 scale hellochick drops."""
     net = zoo_nets("icnet", input_size=(193, 385), bn="keep")
-    ours = {t.key: t for t in load_table("tf").resolve(net)}
-    theirs = {t.key: t for t in load_table("hellochick-tf").resolve(net, "tf")}
+    ours = {t.key: t for t in resolve(load_table("tf"), net)}
+    theirs = {t.key: t for t in resolve(load_table("hellochick-tf"), net, "tf")}
     assert set(ours) - set(theirs) == {"data_sub1/gamma"}
     assert set(theirs) <= set(ours)
     for key, t in theirs.items():
@@ -197,7 +197,7 @@ def test_loading_an_emitted_checkpoint(zoo_nets, tmp_path, table, fmt):
     (its default naming is the .npy one) and its dropped data_sub1 stays all ones."""
     net = zoo_nets("icnet", input_size=(193, 385), bn="keep")
     prefix = tmp_path / "ckpt" / "model.ckpt"
-    emit.write("tf", load_table(table).resolve(net, "tf" if table == "hellochick-tf" else None),
+    emit.write("tf", resolve(load_table(table), net, "tf" if table == "hellochick-tf" else None),
                prefix)
     bare = strip_params(net)  # the prototxt alone: every param comes from the checkpoint
     x = images(net)
@@ -218,7 +218,7 @@ def test_loading_an_emitted_checkpoint(zoo_nets, tmp_path, table, fmt):
 
 def test_every_checkpoint_mismatch_is_listed(zoo_nets, tmp_path):
     net = zoo_nets("icnet", input_size=(193, 385), bn="merge")
-    targets = list(load_table("tf").resolve(net))
+    targets = list(resolve(load_table("tf"), net))
     kept = [t for t in targets if t.key != "conv6_cls/biases"]
     bad = [dataclasses.replace(t, array=t.array[:, :, :-1]) if t.key == "conv5_4_k1/weights"
            else t for t in kept]

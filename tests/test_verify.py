@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import convertkit
-from convertkit import convert as conv
+from convertkit.emit import convert as conv
 from convertkit import runtime
 from convertkit.cli import main
-from convertkit.mapping import load_table
+from convertkit.mapping import load_table, resolve
 from convertkit.verify import Options, Verifier, metrics as M, samples_from_images
 from convertkit.verify.subjects import discover, format_of
 from convertkit.verify.weights import read_arrays, read_back
@@ -385,14 +385,14 @@ def test_weight_files_of_any_permutation_table_are_read_back(net):
     """The tf table stores convolutions HWIO: the probes invert it exactly. A table
     with a graph pass (hellochick-tf) computes values: arrays are compared instead."""
     table = load_table("tf")
-    arrays = {t.key: t.array for t in table.resolve(net)}
+    arrays = {t.key: t.array for t in resolve(table, net)}
     back = read_back(net, arrays, table, None)
     assert not back.problems and back.net is not None
     for a, b in zip(net.layers, back.net.layers):
         for p, q in zip(a.params, b.params):
             np.testing.assert_array_equal(p, q)
     hello = load_table("hellochick-tf")
-    arrays = {t.key: t.array for t in hello.resolve(net, fmt="npy")}
+    arrays = {t.key: t.array for t in resolve(hello, net, fmt="npy")}
     back = read_back(net, arrays, hello, "npy")
     assert back.net is None and not back.invertible and not back.problems
     assert max(back.param_rel.values()) == 0

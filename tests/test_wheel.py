@@ -117,7 +117,7 @@ def test_the_installed_wheel_runs_from_the_venv_without_caffe_protos(venv, tmp_p
         import importlib.util, json, sys
         import convertkit
         from convertkit import resources
-        from convertkit.preprocess import sample_images
+        from convertkit.runtime.preprocess import sample_images
         net = convertkit.load(sys.argv[1], sys.argv[2])  # builds the schema's classes
         print(json.dumps({
             "file": convertkit.__file__,

@@ -5,8 +5,8 @@ import pytest
 
 from convertkit.errors import CaffemodelError
 from convertkit.graph import Layer, Net
-from convertkit.proto import caffe_pb2, parse_text
-from convertkit.wire import parse_caffemodel, read_caffemodel, save_caffemodel
+from convertkit.caffe.proto import caffe_pb2, parse_text
+from convertkit.caffe.wire import parse_caffemodel, read_caffemodel, save_caffemodel
 
 RNG = np.random.default_rng(0)
 
@@ -174,7 +174,7 @@ def test_a_scalar_blob_is_written_with_no_dims(tmp_path):
     (shape ()): written with no dims, as Caffe writes them (a (1,) blob would make Caffe
     refuse the file: 'Cannot copy param 0 weights ... shape mismatch')."""
     import convertkit
-    from convertkit.wire import read_caffemodel, save_caffemodel
+    from convertkit.caffe.wire import read_caffemodel, save_caffemodel
 
     (tmp_path / "p.prototxt").write_text(
         'input: "x" input_shape { dim: 1 dim: 3 dim: 4 dim: 4 }\n'

@@ -10,7 +10,7 @@ import convertkit
 from convertkit import zoo
 from convertkit.cli import main
 from convertkit.errors import UsageError
-from convertkit.proto import parse_text
+from convertkit.caffe.proto import parse_text
 from convertkit.runtime.numpy import forward
 from convertkit.zoo import geometry
 from convertkit.zoo.calibrate import MIN_PIXELS_PER_CHANNEL, activation_stats, bn_statistics
@@ -272,9 +272,9 @@ def test_files_do_not_depend_on_the_blas_thread_count(tmp_path):
 
 
 def test_without_photographs_calibration_uses_synthetic_images(monkeypatch):
-    import convertkit.preprocess
+    import convertkit.runtime.preprocess
 
-    monkeypatch.setattr(convertkit.preprocess, "sample_images", lambda: [])
+    monkeypatch.setattr(convertkit.runtime.preprocess, "sample_images", lambda: [])
     info = zoo.MakeResult("pspnet50", (0, 0), 0, 0.125, 0, "keep")
     _, net = zoo.make("pspnet50", 97, width=0.125, info=info)
     assert info.calibration_source.startswith("synthetic")

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import click
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ConvertError
 
 #: Command modules, each exporting ``command`` (a click command or group).
@@ -48,11 +48,11 @@ def cli(plugins, verbose, caffe_proto) -> None:
     an existing file without --force, and never replace one of their inputs.
     """
     if plugins:
-        from ..plugins import load_plugins
+        from ..layers import load_plugins
 
         load_plugins(plugins)
     if caffe_proto:
-        from ..userproto import use
+        from ..caffe.userproto import use
 
         use(caffe_proto)
 

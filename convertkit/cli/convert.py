@@ -48,10 +48,10 @@ def run_conversion(prototxt, caffemodel, formats, *, output, single, mapping, bn
     note; with ``cut``, one that refuses only the data-dependent layers is written
     from the net cut before them. ``input_shapes`` ({name or None: N,C,H,W}) replans
     the net at those sizes before anything is written (``--input-shape``)."""
-    from .. import convert as conv
+    from ..emit import convert as conv
     from ..errors import UsageError
     from ..fileio import check_output_dir
-    from ..loader import load
+    from ..caffe.loader import load
 
     t0 = time.perf_counter()
     inputs = [prototxt, caffemodel]
@@ -174,7 +174,7 @@ def command(prototxt, caffemodel, to, output, name, mapping, bn, rgb, defines, f
       convertkit convert pspnet101.prototxt pspnet101.caffemodel --to npy,tf \\
           --mapping hellochick-tf --bn keep -o tf/
     """
-    from .. import convert as conv
+    from ..emit import convert as conv
 
     every = to.strip() == "all"
     formats = conv.all_formats() if every else [f.strip() for f in to.split(",") if f.strip()]

@@ -32,12 +32,12 @@ def evaluate(model, data_dir, dataset, weights, runtime, pad_to_shape, sliding, 
           --weights icnet.caffemodel --workers 2
     """
     from ..errors import UsageError
-    from ..evaluate import evaluate as run
+    from ..apps.evaluate import evaluate as run
     from ..verify.palettes import CITYSCAPES, VOC_NAMES
 
     if workers < 1:
         raise UsageError("--workers must be at least 1")
-    from ..loader import load
+    from ..caffe.loader import load
 
     make_protocol(pad_to_shape, sliding, flip, scales)  # flag errors before any work
     protocol = protocol_for(model, load(model), pad_to_shape, sliding, flip, scales, prep_flags)

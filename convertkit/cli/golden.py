@@ -47,7 +47,7 @@ def record(models, output, images, prep_flags, force, as_json):
     """
     from ..errors import UsageError
     from ..fileio import atomic_write, check_outputs
-    from ..preprocess import sample_images
+    from ..runtime.preprocess import sample_images
     from ..verify import golden
 
     out = Path(output)

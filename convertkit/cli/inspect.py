@@ -49,8 +49,8 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
       convertkit inspect icnet.prototxt --input-shape 1,3,1025,2049
     """
     from ..errors import UsageError
-    from ..loader import load, require_shapes
-    from ..summary import format_table, summarize
+    from ..caffe.loader import load, require_shapes
+    from ..apps.summary import format_table, summarize
 
     caffemodel = caffemodel or caffemodel_opt
     if prototxt is None and caffemodel is None:
@@ -69,7 +69,7 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
                          "--image of --benchmark: add --image")
     prep = inputs = None
     if image is not None:  # the image as the net sees it, the net planned for its size
-        from ..preprocess import net_input, with_input_size
+        from ..runtime.preprocess import net_input, with_input_size
 
         prep = preprocessing_for(prep_flags, net, prototxt=prototxt, defines=defines)
         net = with_input_size(net, prep)
@@ -81,7 +81,7 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
         check_outputs([output], inputs=[prototxt, caffemodel], force=force)
     summary = summarize(net)
     if benchmark:
-        from ..summary import benchmark as time_layers
+        from ..apps.summary import benchmark as time_layers
 
         time_layers(net, summary, runtime, repeat, inputs=inputs)
         if prep is not None:
@@ -103,7 +103,7 @@ def command(prototxt, caffemodel, caffemodel_opt, input_shapes, defines, benchma
 def _looks_binary(path: str) -> bool:
     """Whether the only file given is a caffemodel (else it is read as a prototxt).
     An image, an archive, an ONNX model... is refused here, naming what it is."""
-    from ..sniff import check_kind, sniff
+    from ..caffe.sniff import check_kind, sniff
 
     check_kind(path, "model")
     kind = sniff(path)

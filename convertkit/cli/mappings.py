@@ -37,7 +37,7 @@ def list_tables(as_json: bool) -> None:
 @json_option("Print the table as JSON: name, about, formats, passes and its rules.")
 def show(name: str, as_json: bool) -> None:
     """What table NAME (or a .toml file) maps: its rules, drops and notes."""
-    from ..mapping import load_table
+    from ..mapping import describe, load_table
 
     table = load_table(name)
     if as_json:
@@ -45,6 +45,6 @@ def show(name: str, as_json: bool) -> None:
             "name": table.name, "about": table.about, "path": str(table.path),
             "formats": list(table.formats), "bgr_to_rgb": table.bgr_to_rgb,
             "passes": list(table.passes), "nets": list(table.nets), "notes": list(table.notes),
-            "description": table.describe()}, indent=1))
+            "description": describe(table)}, indent=1))
         return
-    click.echo(table.describe())
+    click.echo(describe(table))

@@ -102,7 +102,7 @@ def preprocess_options(f):
     """The preprocessing flags (README, "Preprocessing"), added identically to every
     command that reads images. The command receives them as one ``prep_flags`` dict
     (setting -> the value as typed, None where not given); :func:`preprocessing_for`
-    turns it into a :class:`~convertkit.preprocess.Preprocessing`."""
+    turns it into a :class:`~convertkit.runtime.preprocess.Preprocessing`."""
     import functools
 
     names = list(PREPROCESS_FLAGS)
@@ -153,7 +153,7 @@ def given_preprocess_flags(prep_flags: dict) -> list[str]:
 def preprocessing_for(prep_flags: dict, net, *, prototxt=None, defines=None, base=None):
     """The Preprocessing of ``net`` from the flags (then ``base``, a recorded one, then
     the prototxt's transform_param, then the default)."""
-    from ..preprocess import build
+    from ..runtime.preprocess import build
 
     return build(net, prototxt=prototxt, defines=defines, base=base, **prep_flags)
 

@@ -12,8 +12,8 @@ from .options import force_option, json_option, output_option
 def write_pair(net, out_dir: Path, stem: str) -> list[str]:
     """``net`` as DIR/STEM.prototxt + DIR/STEM.caffemodel (each written atomically)."""
     from ..fileio import atomic_write
-    from ..prototxt import net_to_text
-    from ..wire import save_caffemodel
+    from ..caffe.prototxt import net_to_text
+    from ..caffe.wire import save_caffemodel
 
     proto, model = out_dir / f"{stem}.prototxt", out_dir / f"{stem}.caffemodel"
     with atomic_write(proto, "w") as fh:
@@ -55,7 +55,7 @@ def command(prototxt, caffemodel, factor, criterion, keep, output, force, as_jso
       convertkit prune icnet_full.prototxt icnet_full.caffemodel --factor 0.5 -o pruned/
     """
     from ..fileio import check_output_dir, check_outputs
-    from ..loader import load
+    from ..caffe.loader import load
     from ..passes.prune import prune
 
     keep_list = [k for k in keep.split(",") if k]

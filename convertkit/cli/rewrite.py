@@ -35,8 +35,8 @@ def command(prototxt, caffemodel, target, output, name, force, as_json):
 
     from ..errors import UsageError
     from ..fileio import check_output_dir, check_outputs
-    from ..loader import load
-    from ..passes.opencv import rewrite_for_opencv, write_net
+    from ..caffe.loader import load
+    from ..backends.opencv.rewrite import rewrite_for_opencv, write_net
 
     stem = name or Path(prototxt).stem
     if not stem or Path(stem).name != stem or stem in (".", ".."):

@@ -64,8 +64,9 @@ def command(prototxt, caffemodel, image, input_npy, runtime, device, half, prep_
     import numpy as np
 
     from ..errors import ShapeError, UsageError
-    from ..fileio import atomic_write, check_outputs, read_input_array
-    from ..loader import load
+    from ..fileio import atomic_write, check_outputs
+    from ..runtime.preprocess import read_input_array
+    from ..caffe.loader import load
 
     if (image is None) == (input_npy is None):
         raise UsageError("give exactly one of --image or --input")

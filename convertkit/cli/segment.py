@@ -36,8 +36,8 @@ def protocol_options(f):
 def make_protocol(pad_to_shape, sliding, flip, scales, prep=None):
     """The protocol of the flags; ``prep`` (a Preprocessing) what each pixel becomes."""
     from ..errors import UsageError
-    from ..preprocess import Preprocessing
-    from ..segment import Protocol, parse_hw, parse_scales
+    from ..runtime.preprocess import Preprocessing
+    from ..apps.segment import Protocol, parse_hw, parse_scales
 
     if pad_to_shape and sliding:
         raise UsageError("give --pad-to-shape or --sliding, not both")
@@ -103,8 +103,8 @@ def segment(model, images, output, weights, runtime, pad_to_shape, sliding, flip
 
     from ..errors import UsageError
     from ..fileio import atomic_write, check_output_dir, check_outputs
-    from ..preprocess import read_image
-    from ..segment import Predictor, label_ids, open_model, overlay as blend, palette_png
+    from ..runtime.preprocess import read_image
+    from ..apps.segment import Predictor, label_ids, open_model, overlay as blend, palette_png
     from ..verify.palettes import palette as palette_for
 
     make_protocol(pad_to_shape, sliding, flip, scales)  # flag errors before any work

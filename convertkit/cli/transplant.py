@@ -34,7 +34,7 @@ def command(src_prototxt, src_caffemodel, dst_prototxt, output, mapping, adapt, 
     """
     from ..errors import UsageError
     from ..fileio import check_output_dir, check_outputs
-    from ..loader import load
+    from ..caffe.loader import load
     from ..passes.transplant import read_layer_map, transplant
     from ..zoo.anynet import init_params
     from .prune import write_pair

@@ -86,8 +86,8 @@ def command(prototxt, caffemodel, images, input_npy, runtimes, converted, direct
     """
     from ..errors import UsageError
     from ..fileio import check_output_dir, check_outputs
-    from ..loader import load
-    from ..preprocess import sample_images
+    from ..caffe.loader import load
+    from ..runtime.preprocess import sample_images
     from ..verify import Options, Verifier, sample_from_array, samples_from_images
     from ..verify import report as rep
 
@@ -109,7 +109,7 @@ def command(prototxt, caffemodel, images, input_npy, runtimes, converted, direct
                              "images; an --input array is used as it is")
         samples = [sample_from_array(net, input_npy)]
     else:
-        from ..preprocess import with_input_size
+        from ..runtime.preprocess import with_input_size
 
         paths = list(images) or sample_images()
         if not paths:

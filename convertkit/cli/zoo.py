@@ -131,9 +131,9 @@ def _make_from(source, input_shapes, defines, output, seed, force, as_json):
 
     from ..errors import UsageError
     from ..fileio import atomic_write, check_output_dir, check_outputs
-    from ..loader import load, require_shapes
-    from ..prototxt import net_to_text
-    from ..wire import save_caffemodel
+    from ..caffe.loader import load, require_shapes
+    from ..caffe.prototxt import net_to_text
+    from ..caffe.wire import save_caffemodel
     from ..zoo.anynet import make_from
 
     stem = Path(source).stem

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Layer, Net
-from ..proto import caffe_pb2
+from ..caffe.proto import caffe_pb2
 
 
 def _is_normalisation(layer: Layer) -> bool:

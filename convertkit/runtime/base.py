@@ -28,8 +28,8 @@ from typing import Callable, ClassVar, Iterable, Mapping
 
 import numpy as np
 
-from ..errors import ShapeError, UsageError, WeightMismatchError
-from ..graph import Net, ShapePlan, available_memory
+from ..errors import ShapeError, UsageError
+from ..graph import Net, ShapePlan, available_memory, check_params
 from ..layers.base import fmt_shape
 
 #: ``on_layer(layer_name, tops)``: each layer's own outputs, in graph order.
@@ -159,20 +159,6 @@ def plan_for(net: Net, arrays: Mapping[str, np.ndarray], keep: Iterable[str] = (
     check_params(net, plan)
     check_memory(net, plan, keep)
     return plan
-
-
-def check_params(net: Net, plan: ShapePlan) -> None:
-    """Every layer holds the learned params its definition needs (one error listing all)."""
-    missing = []
-    for layer in net.layers:
-        want = layer.impl.param_shapes(plan.bottom_shapes(layer))
-        if len(want) != len(layer.params):
-            missing.append(f"{layer.name} ({layer.type}: needs {len(want)}, has {len(layer.params)})")
-    if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise WeightMismatchError(
-            f"{len(missing)} layers lack learned params: {shown}; pass the caffemodel",
-            path=net.caffemodel_path or net.prototxt_path)
 
 
 def check_memory(net: Net, plan: ShapePlan, keep: Iterable[str] = (),

@@ -62,7 +62,7 @@ class CaffeRuntime(Runtime):
             proto, model = net.origin
             self.notes = ["Caffe read the original files"]
         else:
-            from ..passes.opencv import write_net
+            from ..backends.opencv.rewrite import write_net
 
             self._tmp = tempfile.TemporaryDirectory(prefix="convertkit-caffe-")
             proto = str(Path(self._tmp.name) / "net.prototxt")

@@ -1,6 +1,6 @@
 """OpenCV dnn as an outside oracle: the same Caffe files, read by someone else's code.
 
-The net is first rewritten by convertkit.passes.opencv (BN -> BatchNorm + Scale,
+The net is first rewritten by convertkit.backends.opencv.rewrite (BN -> BatchNorm + Scale,
 shrink/zoom Interp -> explicit size, for the input shapes of each run), written to a
 temporary prototxt + caffemodel and loaded with ``cv2.dnn.readNetFromCaffe``. Fusion
 is disabled so every layer's own output can be read back.
@@ -17,7 +17,7 @@ import numpy as np
 from ..backends.opencv import DATA_CHECKS
 from ..errors import UnsupportedLayerError, UsageError
 from ..graph import Net
-from ..passes.opencv import rewrite_for_opencv, write_net
+from ..backends.opencv.rewrite import rewrite_for_opencv, write_net
 from .base import Keep, LayerHook, Runtime, input_arrays, plan_for, resolve_keep
 
 
@@ -170,7 +170,7 @@ def _expose_extra_tops(net: Net) -> Net:
     """OpenCV's forward() returns a layer's first top by name only: each further top
     gets an identity Power layer right after its layer, so it can be asked for."""
     from ..graph import Layer
-    from ..proto import caffe_pb2
+    from ..caffe.proto import caffe_pb2
 
     layers = []
     for layer in net.layers:

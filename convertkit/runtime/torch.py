@@ -13,18 +13,10 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from ..backends.torch.model import CaffeModule
-from ..errors import UsageError, WeightMismatchError
+from ..backends.torch.model import CaffeModule, load_into, state_dict_from_net
+from ..errors import UsageError
 from ..graph import Net
 from .base import Keep, LayerHook, Runtime, caffe_order, input_arrays, plan_for, resolve_keep
-
-
-def state_dict_from_net(net: Net) -> dict[str, torch.Tensor]:
-    """The module's state_dict, made from the net's params by the ``torch`` table."""
-    from ..mapping import load_table
-
-    # torch.tensor copies: caffemodel params are read-only views of the file's buffer.
-    return {t.key: torch.tensor(t.array) for t in load_table("torch").resolve(net)}
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -49,26 +41,6 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise UsageError(f"holds a {type(state).__name__}, not a state_dict (names to tensors)",
                          path=path)
     return state
-
-
-def load_into(module: CaffeModule, state: Mapping[str, torch.Tensor], source: str | None) -> None:
-    """``load_state_dict(strict=True)``, with every missing, extra or misshapen key
-    listed at once."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    wrong = [f"{k} ({'x'.join(map(str, state[k].shape))}, the net needs "
-             f"{'x'.join(map(str, own[k].shape))})"
-             for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or extra or wrong:
-        parts = []
-        for what, names in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong)):
-            if names:
-                parts.append(f"{len(names)} {what}: {', '.join(names[:6])}"
-                             + (" ..." if len(names) > 6 else ""))
-        raise WeightMismatchError("the state_dict does not fit the net: " + "; ".join(parts),
-                                  path=source)
-    module.load_state_dict(state, strict=True)
 
 
 class TorchRuntime(Runtime):

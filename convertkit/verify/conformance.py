@@ -12,7 +12,7 @@ under Caffe's name and in Caffe's shape, within ``max|diff| <= 1e-4 * max|ref|``
   should be what ``net.blobs`` holds; only Caffe's auto-inserted ``*_split_*`` blobs
   are not theirs to expose;
 - the exports (``onnx-file``: the ``.onnx`` file in onnxruntime alone; ``pt2``;
-  ``savedmodel``; ``keras``) are written with :func:`convertkit.convert.convert` into a
+  ``savedmodel``; ``keras``) are written with :func:`convertkit.emit.convert.convert` into a
   temporary folder, opened as ``verify`` opens them (:class:`~.subjects.Subject`), and
   expose the net's outputs.
 
@@ -87,7 +87,7 @@ class Case:
         module for (as Caffe's record of the case names its types) is refused, whatever
         the reader says first (its parameter block may be unknown to our schema)."""
         from ..layers import is_supported
-        from ..loader import load
+        from ..caffe.loader import load
 
         try:
             return load(str(self.path / "net.prototxt"), str(self.path / "net.caffemodel"))
@@ -216,7 +216,7 @@ def _direct(case: Case, target: str, net, ref) -> Result:
 
 
 def _export(case: Case, target: str, net, ref, workdir: Path) -> Result:
-    from ..convert import convert, output_paths, refusal
+    from ..emit.convert import convert, output_paths, refusal
     from .subjects import FORMAT_RUNTIME, Subject
 
     fmt = EXPORTS[target]

@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ConvertError, UsageError
 from ..graph import Net
 
@@ -108,7 +108,7 @@ def build(spec: ModelSpec, base: Path | None = None) -> Net:
     """The net a spec names (zoo models are made afresh; files are read, relative to
     ``base`` when given and not absolute)."""
     from .. import zoo
-    from ..loader import load
+    from ..caffe.loader import load
 
     if spec.zoo is not None:
         o = dict(spec.options)
@@ -224,7 +224,7 @@ def fingerprint(blobs: dict[str, np.ndarray], outputs: Sequence[str], net: Net |
 def file_ref(path: Path, golden_dir: Path) -> str:
     """How a golden file names an image or a model file: ``sample:NAME`` for a bundled photograph,
     else the path relative to the golden file's folder (or absolute)."""
-    from ..preprocess import SAMPLE_DIR
+    from ..runtime.preprocess import SAMPLE_DIR
 
     path = Path(path)
     try:
@@ -239,7 +239,7 @@ def file_ref(path: Path, golden_dir: Path) -> str:
 
 
 def resolve_image(ref: str, golden_dir: Path) -> Path:
-    from ..preprocess import SAMPLE_DIR
+    from ..runtime.preprocess import SAMPLE_DIR
 
     if ref.startswith(SAMPLE_PREFIX):
         return SAMPLE_DIR / ref[len(SAMPLE_PREFIX):]
@@ -265,7 +265,7 @@ def _recorded_preprocessing(prep, golden_dir: Path) -> dict:
 def preprocessing_of(entry: dict, net: Net, golden_dir: Path):
     """The preprocessing a golden entry recorded (older files: the default with their
     ``preprocess`` mode)."""
-    from ..preprocess import Preprocessing, net_input
+    from ..runtime.preprocess import Preprocessing, net_input
 
     channels = net_input(net)[1][1]
     if entry.get("preprocessing"):
@@ -279,7 +279,7 @@ def record_model(spec: ModelSpec, images: Sequence[Path], golden_dir: Path, mode
     """The golden entry of one model: the numpy reference on each image, preprocessed
     by ``prep_for(net, spec)`` (a Preprocessing; default: the default one, ``mode``),
     which the entry records."""
-    from ..preprocess import Preprocessing, net_input, with_input_size
+    from ..runtime.preprocess import Preprocessing, net_input, with_input_size
     from ..runtime.numpy import NumpyRuntime
 
     net = build(spec)
@@ -469,8 +469,8 @@ def check_model(entry: dict, golden_dir: Path, runtimes: Sequence[str], bn: str 
     ``converted``, every converted file in that folder instead (of the one BN variant
     ``bn``; their outputs are what is compared). The images are preprocessed as the
     entry records, or by ``prep_for(net, recorded)`` (flags that override it)."""
-    from ..convert import prepare
-    from ..convert import cut_for
+    from ..emit.convert import prepare
+    from ..emit.convert import cut_for
     from .pipeline import _message
     from .subjects import FORMAT_RUNTIME, Subject, discover
 
@@ -484,7 +484,7 @@ def check_model(entry: dict, golden_dir: Path, runtimes: Sequence[str], bn: str 
         raise UsageError("--converted holds files of one BN variant: give --bn keep or --bn merge")
     variants = ["keep", "merge"] if bn == "both" else [bn]
     runs: list[CheckRun] = []
-    from ..preprocess import with_input_size
+    from ..runtime.preprocess import with_input_size
 
     prep = preprocessing_of(entry, net, golden_dir)
     if prep_for is not None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ConvertError, UnsupportedLayerError, UsageError
 from ..graph import Net
 from . import kinds as K
@@ -36,7 +36,7 @@ from . import metrics as M
 from .subjects import FORMAT_RUNTIME, Subject, discover
 
 if TYPE_CHECKING:
-    from ..preprocess import Preprocessing
+    from ..runtime.preprocess import Preprocessing
 
 SCHEMA = "convertkit.verify/1"
 BN_VARIANTS = ("keep", "merge", "both")
@@ -61,9 +61,9 @@ class Sample:
 def samples_from_images(net: Net, paths: Sequence[str | Path], mode: str = "resize",
                         prep: Preprocessing | None = None) -> list[Sample]:
     """Each image preprocessed to the net's input: by ``prep`` (a
-    :class:`~convertkit.preprocess.Preprocessing`), else the default (ImageNet mean,
+    :class:`~convertkit.runtime.preprocess.Preprocessing`), else the default (ImageNet mean,
     ``mode``). Each sample's picture is the RGB image the net saw, before the mean."""
-    from ..preprocess import Preprocessing, net_input
+    from ..runtime.preprocess import Preprocessing, net_input
 
     name, shape = net_input(net)
     if prep is None:
@@ -78,7 +78,7 @@ def samples_from_images(net: Net, paths: Sequence[str | Path], mode: str = "resi
 def sample_from_array(net: Net, path: str | Path) -> Sample:
     """A ``--input`` .npy array (plain float array, never unpickled) for the net's one
     input."""
-    from ..fileio import read_input_array
+    from ..runtime.preprocess import read_input_array
 
     if len(net.inputs) != 1:
         raise UsageError(f"--input takes one array; this net has {len(net.inputs)} inputs")
@@ -171,7 +171,7 @@ class _Track:
     def of(cls, subject: Subject, variant: str, vnet: Net) -> "_Track":
         """A new track, on the net cut before its data-dependent layers when the
         subject's framework cannot express them."""
-        from ..convert import cut_for
+        from ..emit.convert import cut_for
 
         track = cls(subject, variant)
         found = cut_for(vnet, subject.fmt, subject.runtime)
@@ -255,7 +255,8 @@ def select_runtimes(requested: Sequence[str] | None) -> tuple[list[str], list[st
 
 
 def _format_ready(fmt: str) -> bool:
-    from .. import convert as conv, emit
+    from ..emit import convert as conv
+    from .. import emit
 
     needs = conv.MODEL_FORMATS[fmt].needs if fmt in conv.MODEL_FORMATS else emit.get(fmt).needs
     return all(importlib.util.find_spec(m) is not None for m in needs)
@@ -264,7 +265,7 @@ def _format_ready(fmt: str) -> bool:
 def conversion_formats(runtimes: Sequence[str], formats: Sequence[str] | None) -> list[str]:
     """The formats a fresh conversion writes: those asked for, or every format one of
     the selected runtimes reads (and whose writer is installed)."""
-    from .. import convert as conv
+    from ..emit import convert as conv
 
     known = conv.all_formats()
     if formats is not None:
@@ -361,7 +362,7 @@ class Verifier:
 
     # -- setting up ------------------------------------------------------------------------
     def _variants(self) -> list[tuple[str, Net, list[str]]]:
-        from ..convert import prepare
+        from ..emit.convert import prepare
 
         names = ["keep", "merge"] if self.opt.bn == "both" else [self.opt.bn]
         out = []
@@ -403,7 +404,7 @@ class Verifier:
     def _convert(self, bn: str, vnet: Net, progress: Progress | None) -> list[_Track]:
         """A fresh conversion of the variant into the temporary folder, one format at
         a time (a format that fails is that subject's error, not the run's)."""
-        from .. import convert as conv
+        from ..emit import convert as conv
 
         if self._tmp is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="convertkit-verify-"))

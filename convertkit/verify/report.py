@@ -107,7 +107,7 @@ def headline(report: dict) -> str:
 # -- preprocessing -----------------------------------------------------------------------------
 
 def _preprocessing(report: dict) -> str | None:
-    """What was applied to the images (report["preprocessing"], see convertkit.preprocess),
+    """What was applied to the images (report["preprocessing"], see convertkit.runtime.preprocess),
     or None for --input arrays."""
     prep = report.get("preprocessing")
     if not prep:

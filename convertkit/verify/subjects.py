@@ -455,7 +455,7 @@ class WeightFileRunner(Runner):
     produces, and the reference's outputs stand in for a run."""
 
     def __init__(self, subject: Subject, net: Net):
-        from ..convert import DEFAULT_TABLE
+        from ..emit.convert import DEFAULT_TABLE
         from ..mapping import load_table
         from ..runtime.numpy import NumpyRuntime
         from .weights import read_arrays, read_back

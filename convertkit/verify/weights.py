@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import ConvertError
 from ..graph import Net
+from ..mapping import resolve
 
 #: Two probes (index mod BASE, index div BASE) keep every index exact in float32.
 _BASE = 4096
@@ -135,13 +136,13 @@ def read_back(net: Net, arrays: dict[str, np.ndarray], table, fmt: str | None,
     every key missing, unexpected or of the wrong shape is a problem. When the table
     is a permutation of the Caffe params, also build the net holding the file's
     values (to run it)."""
-    targets = table.resolve(net, fmt=fmt, input_flipped=rgb)
+    targets = resolve(table, net, fmt=fmt, input_flipped=rgb)
     invertible = not table.passes
     probes = None
     if invertible:
         try:
-            lo = {t.key: t for t in table.resolve(_probe(net, False), fmt=fmt, input_flipped=rgb)}
-            hi = {t.key: t for t in table.resolve(_probe(net, True), fmt=fmt, input_flipped=rgb)}
+            lo = {t.key: t for t in resolve(table, _probe(net, False), fmt=fmt, input_flipped=rgb)}
+            hi = {t.key: t for t in resolve(table, _probe(net, True), fmt=fmt, input_flipped=rgb)}
             probes = (lo, hi)
         except ConvertError:
             invertible = False

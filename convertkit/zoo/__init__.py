@@ -120,8 +120,8 @@ def make_prototxt(name: str, input_size=None, classes: int | None = None,
 
 
 def _net_from_text(text: str) -> Net:
-    from ..loader import build_net
-    from ..proto import parse_text
+    from ..caffe.loader import build_net
+    from ..caffe.proto import parse_text
 
     net = build_net(parse_text(text), "<zoo>")
     net.plan()  # fail here, naming the layer, if the size does not fit
@@ -153,7 +153,7 @@ def _synthetic_images(hw: tuple[int, int], count: int) -> np.ndarray:
     """Image-like stand-ins when no photographs (or no OpenCV) are available: smooth
     seeded colour fields (bilinear upsampling of 6x6 noise), in the 0-255 range,
     mean-subtracted like a real input. Fixed seed: deterministic."""
-    from ..preprocess import MEAN_BGR
+    from ..runtime.preprocess import MEAN_BGR
 
     rng = np.random.Generator(np.random.PCG64(20240611))
     h, w = hw
@@ -174,7 +174,7 @@ def _synthetic_images(hw: tuple[int, int], count: int) -> np.ndarray:
 def calibration_inputs(hw: tuple[int, int], count: int = CALIBRATION_IMAGES) -> tuple[np.ndarray, str]:
     """(batch N x 3 x H x W, description): the sample photographs resized to ``hw``
     (ICNet-style bilinear resize, BGR minus the mean), or synthetic stand-ins."""
-    from ..preprocess import preprocess_batch, sample_images
+    from ..runtime.preprocess import preprocess_batch, sample_images
 
     paths = sample_images()[:count]
     if paths:
@@ -294,7 +294,7 @@ def write(name: str, out_dir: str | os.PathLike, input_size=None, classes: int |
         "notes": list(net.notes),
     }
     if not prototxt_only:
-        from ..wire import save_caffemodel
+        from ..caffe.wire import save_caffemodel
 
         model_path = out / f"{name}.caffemodel"
         save_caffemodel(net, model_path)

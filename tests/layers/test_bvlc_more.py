@@ -81,8 +81,8 @@ def test_bvlc_field_numbers_of_embed_and_tile_are_read(type_, number, block, tmp
     """BVLC writes embed_param and tile_param as fields 137 and 138 (SegNet's numbers in
     this schema): a caffemodel alone still gives their parameters."""
     import convertkit
-    from convertkit.proto import parse_text
-    from convertkit.wire import _encode_varint, _key, WIRE_LEN
+    from convertkit.caffe.proto import parse_text
+    from convertkit.caffe.wire import _encode_varint, _key, WIRE_LEN
 
     lp = parse_text(f'name: "l" type: "{type_}" bottom: "x" top: "y" {block}', "LayerParameter")
     if type_ == "Embed":  # its table and bias

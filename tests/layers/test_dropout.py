@@ -50,7 +50,7 @@ def test_scale_train_false_scales_at_test_as_the_fork_does():
 @pytest.mark.parametrize("runtime", ["torch", "onnx", "tf", "opencv"])
 def test_every_runtime_and_writer_keeps_the_factor(runtime, tmp_path):
     import convertkit
-    from convertkit.convert import prepare
+    from convertkit.emit.convert import prepare
     from convertkit.runtime import create
 
     pytest.importorskip({"torch": "torch", "onnx": "onnxruntime", "tf": "tensorflow",

@@ -230,8 +230,8 @@ def test_floor_rounding_of_other_forks_and_bvlc(field):
     (ours,) = run_layer(layer, x)
     assert ours.shape == (1, 2, 4, 4)
     from convertkit.backends import Context, backend
-    from convertkit.loader import build_net
-    from convertkit.proto import parse_text
+    from convertkit.caffe.loader import build_net
+    from convertkit.caffe.proto import parse_text
 
     net = build_net(parse_text(f'input: "x" input_shape {{ dim: 1 dim: 2 dim: 8 dim: 8 }} '
                                f'layer {{ {body} }}'))

@@ -840,6 +840,6 @@ def argmax(ctx: Context) -> None:
 from . import activations, detection, tensors, python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
-from ...plugins import apply_pending  # noqa: E402
+from .. import apply_pending  # noqa: E402
 
 apply_pending("onnx", BACKEND)

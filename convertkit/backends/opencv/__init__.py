@@ -2,7 +2,7 @@
 
 A handler returns None when OpenCV reads the layer as it is, or the layers that
 replace it: same blob names in and out, and the last replacement keeps the layer's
-name so per-layer comparisons line up. ``convertkit.passes.opencv`` applies them.
+name so per-layer comparisons line up. ``convertkit.backends.opencv.rewrite`` applies them.
 
 OpenCV has no ``BN`` type and computes a 0x0 output for a shrink ``Interp``; it has
 no Bias, Threshold or ArgMax layer, and ignores ``log_param``.
@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ...graph import Layer
-from ...proto import caffe_pb2
+from ...caffe.proto import caffe_pb2
 from ..base import Backend, Context
 
 BACKEND = Backend("opencv")
@@ -405,6 +405,6 @@ def interp(ctx: Context) -> list[Layer] | None:
 from . import python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
-from ...plugins import apply_pending  # noqa: E402
+from .. import apply_pending  # noqa: E402
 
 apply_pending("opencv", BACKEND)

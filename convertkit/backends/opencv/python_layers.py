@@ -4,7 +4,7 @@ identity at TEST: a Dropout)."""
 from __future__ import annotations
 
 from ...graph import Layer
-from ...proto import caffe_pb2
+from ...caffe.proto import caffe_pb2
 from ..base import Context
 from . import BACKEND
 

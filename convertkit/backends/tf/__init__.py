@@ -501,6 +501,6 @@ def roi_pooling(ctx: Context) -> Op:
 from . import detection, tensors, python_layers  # noqa: E402,F401
 
 # Expressions that plugins declared for this backend (convertkit.plugins).
-from ...plugins import apply_pending  # noqa: E402
+from .. import apply_pending  # noqa: E402
 
 apply_pending("tf", BACKEND)

@@ -329,12 +329,12 @@ def resolve(net: Net, table: str | object = "tf", fmt: str | None = None):
     """The mapping table's targets for ``net`` (its params through the table; for a
     net without params, names and shapes only). Without ``fmt``, a table with a
     ``tf`` naming variant (hellochick-tf) is read with it."""
-    from ...mapping import load_table
+    from ...mapping import load_table, resolve as resolve_table
 
     tbl = load_table(table) if isinstance(table, str) else table
     if fmt is None and "tf" in tbl.formats:
         fmt = "tf"
-    return tbl.resolve(net if has_params(net) else _placeholder(net), fmt)
+    return resolve_table(tbl, net if has_params(net) else _placeholder(net), fmt)
 
 
 def read_checkpoint(prefix: str):
@@ -352,7 +352,7 @@ def load_from_net(knet: KerasNet, table: str | object = "tf", fmt: str | None = 
     """Assign the net's own params (through the table, so the same names and layouts
     a checkpoint would hold)."""
     if not has_params(knet.net):
-        from ...runtime.base import check_params
+        from ...graph import check_params
 
         check_params(knet.net, knet.plan)
     return knet.load(resolve(knet.net, table, fmt), source=knet.net.caffemodel_path)

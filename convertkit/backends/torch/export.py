@@ -8,7 +8,7 @@ import torch
 
 from ...errors import UnsupportedLayerError
 from ...graph import Net
-from .model import CaffeModule
+from .model import CaffeModule, load_into, state_dict_from_net
 
 
 def check_exportable(net: Net) -> None:
@@ -39,7 +39,6 @@ def export_program(net: Net, state: dict[str, torch.Tensor] | None = None, sizes
 
 def export_with_sizes(net: Net, state=None, sizes=None) -> tuple[bytes, dict[str, list]]:
     """(the program's bytes, input -> its dims: ints, or names of free axes)."""
-    from ...runtime.torch import load_into, state_dict_from_net
     from ...sizes import AXIS_NAMES, free_sizes
 
     check_exportable(net)

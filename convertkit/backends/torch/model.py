@@ -14,9 +14,9 @@ from typing import Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from ...errors import UsageError
+from ...errors import UsageError, WeightMismatchError
 from ...graph import Net, ShapePlan
-from ...mapping import module_name
+from ...mapping import load_table, module_name, resolve
 from ..base import Context
 from . import BACKEND
 
@@ -79,3 +79,29 @@ def freeze_bn(module: nn.Module) -> nn.Module:
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.eval()
     return module
+
+
+def state_dict_from_net(net: Net) -> dict[str, torch.Tensor]:
+    """The module's state_dict, made from the net's params by the ``torch`` table."""
+    # torch.tensor copies: caffemodel params are read-only views of the file's buffer.
+    return {t.key: torch.tensor(t.array) for t in resolve(load_table("torch"), net)}
+
+
+def load_into(module: CaffeModule, state: Mapping[str, torch.Tensor], source: str | None) -> None:
+    """``load_state_dict(strict=True)``, with every missing, extra or misshapen key
+    listed at once."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    wrong = [f"{k} ({'x'.join(map(str, state[k].shape))}, the net needs "
+             f"{'x'.join(map(str, own[k].shape))})"
+             for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or extra or wrong:
+        parts = []
+        for what, names in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong)):
+            if names:
+                parts.append(f"{len(names)} {what}: {', '.join(names[:6])}"
+                             + (" ..." if len(names) > 6 else ""))
+        raise WeightMismatchError("the state_dict does not fit the net: " + "; ".join(parts),
+                                  path=source)
+    module.load_state_dict(state, strict=True)

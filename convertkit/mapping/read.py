@@ -1,4 +1,5 @@
-"""Reading mapping tables: TOML text -> a checked :class:`~convertkit.mapping.Table`.
+"""Reading mapping tables: TOML text -> a checked :class:`~convertkit.mapping.Table`,
+and finding the built-in ones by name.
 
 Everything a table says is checked here, before any net is seen: unknown sections and
 fields, layouts, roles, regexes, template fields, lookups, format overrides, drop
@@ -14,11 +15,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from . import layouts as _layouts
-from .errors import MappingError
-from .layers.base import ROLES
-from .mapping import (BUILTIN_FIELDS, CONST_DTYPES, WHEN, Naming, ParamSpec, Rule, Table,
-                      Template)
+from .. import layouts as _layouts
+from ..errors import MappingError
+from ..layers.base import ROLES
+from ..resources import mappings_dir
+from .model import (BUILTIN_FIELDS, CONST_DTYPES, WHEN, Naming, ParamSpec, Rule, Table,
+                    Template)
 
 #: Graph passes a table may ask for (run on the net before it is resolved).
 TABLE_PASSES = ("fold_input_scale",)
@@ -302,3 +304,27 @@ def read_table(path: str | os.PathLike) -> "Table":
         where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
         raise MappingError(f"TOML syntax error: {_TOML_POS.sub('', msg)}", path=where) from None
     return _Reader(path, text).read(doc)
+
+
+def builtin_paths() -> dict[str, Path]:
+    """Built-in table name -> file (``mappings/*.toml``)."""
+    folder = mappings_dir()
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
+
+
+def list_tables() -> list[tuple[str, str]]:
+    """(name, about) of every built-in table, by name."""
+    return [(name, read_table(p).about) for name, p in builtin_paths().items()]
+
+
+def load_table(name_or_path: str | os.PathLike) -> Table:
+    """A built-in table by name, or a user's table file (a path, or a name ending in
+    ``.toml``). An unknown name lists the available ones."""
+    text = os.fspath(name_or_path)
+    builtin = builtin_paths()
+    if text in builtin:
+        return read_table(builtin[text])
+    if text.endswith(".toml") or os.sep in text or "/" in text or Path(text).is_file():
+        return read_table(text)
+    raise MappingError(f"unknown mapping table '{text}'; available: "
+                       f"{', '.join(builtin) or 'none'} (or give a .toml file)")

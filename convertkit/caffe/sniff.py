@@ -2,7 +2,7 @@
 
 A PNG given where a caffemodel is expected should be reported as "cat.png is a PNG
 image, not a Caffe caffemodel", not as a caffemodel corrupt at byte 8. The readers
-(:func:`convertkit.prototxt.parse_prototxt`, :func:`convertkit.wire.read_caffemodel`
+(:func:`convertkit.caffe.prototxt.parse_prototxt`, :func:`convertkit.caffe.wire.read_caffemodel`
 and :func:`convertkit.load`) call :func:`check_kind` first; ``describe`` answers for
 messages elsewhere (``run --input``, ``run --image``).
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
-from .errors import CaffemodelKindError, FileKindError, PrototxtKindError
+from ..errors import CaffemodelKindError, FileKindError, PrototxtKindError
 
 #: Bytes read from the start of a file.
 HEAD = 4096

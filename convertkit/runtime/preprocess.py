@@ -48,8 +48,8 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
-from .errors import FileKindError, InputFileError, UsageError
-from .resources import images_dir
+from ..errors import FileKindError, InputFileError, UsageError
+from ..resources import images_dir
 
 #: Per-channel mean, in the BGR order of the network input.
 MEAN_BGR = (103.939, 116.779, 123.68)
@@ -100,7 +100,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise InputFileError(f"cannot read image: {exc.strerror}", path=path) from None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if img is None:
-        from .sniff import describe
+        from ..caffe.sniff import describe
 
         what = describe(path)
         if what is not None and not what.endswith(" image"):  # an array, a model, text...
@@ -226,8 +226,8 @@ def read_array(path: str | os.PathLike, what: str = "mean") -> tuple[float, ...]
     """A mean or std file: a Caffe ``.binaryproto`` (a BlobProto, read with the caffe.proto
     schema), a ``.npy`` array (never unpickled) or an image. An array of C values gives
     per-channel values; otherwise C x H x W (or 1 x C x H x W, or H x W for one channel)."""
-    from .fileio import read_bytes
-    from .sniff import sniff
+    from ..fileio import read_bytes
+    from ..caffe.sniff import sniff
 
     p = Path(path)
     raw = read_bytes(p, f"{what} file")
@@ -249,7 +249,7 @@ def read_array(path: str | os.PathLike, what: str = "mean") -> tuple[float, ...]
     else:
         from google.protobuf.message import DecodeError
 
-        from .proto import caffe_pb2
+        from ..caffe.proto import caffe_pb2
 
         try:
             arr = _blob_array(caffe_pb2().BlobProto.FromString(raw))
@@ -582,16 +582,16 @@ def transform_param(prototxt: str | os.PathLike, input_name: str,
     there is none. The loader drops data layers, so the prototxt is read here. A
     caffemodel given alone (a training snapshot) is read for the net Caffe saved in it
     (already of one phase)."""
-    from .fileio import read_bytes
-    from .prototxt import filter_phase, parse_prototxt, upgrade
-    from .sniff import sniff
+    from ..fileio import read_bytes
+    from ..caffe.prototxt import filter_phase, parse_prototxt, upgrade
+    from ..caffe.sniff import sniff
 
     kind = sniff(prototxt)
     if kind is not None and not kind.is_text:
         if kind.key not in ("caffemodel", "binary"):
             return None
-        from .loader import _net_param_from_caffemodel
-        from .wire import read_caffemodel
+        from ..caffe.loader import _net_param_from_caffemodel
+        from ..caffe.wire import read_caffemodel
 
         net = _net_param_from_caffemodel(read_caffemodel(prototxt))
         upgrade(net, prototxt)
@@ -607,7 +607,7 @@ def transform_param(prototxt: str | os.PathLike, input_name: str,
             continue
         tp = lp.transform_param
         if tp.HasField("mean_file") and len(tp.mean_value):
-            from .errors import PrototxtError
+            from ..errors import PrototxtError
 
             raise PrototxtError("transform_param gives both mean_file and mean_value (Caffe "
                                 "refuses that)", path=prototxt, layer=lp.name)
@@ -779,7 +779,7 @@ def with_input_size(net, prep: Preprocessing):
     if tuple(shape[2:]) == hw:
         return net
     new = net.replace(inputs=dict(net.inputs, **{name: (shape[0], shape[1]) + hw}))
-    from .errors import ShapeError
+    from ..errors import ShapeError
 
     try:
         new.plan()
@@ -836,3 +836,86 @@ def sample_images() -> list[Path]:
     if not SAMPLE_DIR.is_dir():
         return []
     return sorted(p for p in SAMPLE_DIR.iterdir() if p.suffix.lower() in SAMPLE_SUFFIXES)
+
+
+# -- input arrays (--input FILE.npy) ----------------------------------------------
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape) if len(shape) else "a scalar"
+
+
+def _npy_header(path: Path):
+    """(shape, dtype) from a .npy header, without reading the data."""
+    fmt = np.lib.format
+    with open(path, "rb") as fh:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(fh)
+        else:
+            shape, _, dtype = fmt._read_array_header(fh, version)  # 3.0: no public reader
+    return tuple(shape), dtype
+
+
+#: The sentence for pickled inputs (never numpy's, which suggests allow_pickle).
+PICKLE_REFUSED = ("pickles are never loaded: save a plain float32 array with "
+                  "numpy.save(path, array)")
+
+
+def read_input_array(path: str | os.PathLike, name: str, declared, source) -> np.ndarray:
+    """An input array from a plain ``.npy`` file, as float32, checked against the
+    input ``name`` that ``source`` (the prototxt) declares with shape ``declared``
+    (None: unknown). Refused with one line naming the file: anything but a .npy
+    array (pickles included), a dtype that is not floating point, a rank other than
+    the declared one, another channel count. Another batch, height or width is
+    allowed: the net is planned again for it."""
+    from ..caffe.sniff import sniff
+
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError("input array not found", path=path)
+    if path.is_dir():
+        raise InputFileError("input array path is a directory", path=path)
+    kind = sniff(path)
+    if kind is None:
+        raise FileKindError("is empty, not a .npy array", path=path)
+    if kind.key == "pickle":
+        raise FileKindError(f"is a Python pickle, not a .npy array; {PICKLE_REFUSED}", path=path)
+    if kind.key != "npy":
+        hint = ""
+        if kind.what.endswith(" image"):
+            hint = " (give images with --image)"
+        elif kind.key == "npz":
+            hint = " (save one array with numpy.save)"
+        raise FileKindError(f"is {kind.what}, not a .npy array{hint}", path=path)
+    try:
+        shape, dtype = _npy_header(path)
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises many kinds
+        raise InputFileError(f"is not a readable .npy array: bad header ({exc.__class__.__name__})",
+                             path=path) from None
+    if dtype.hasobject:
+        raise FileKindError(f"holds Python objects (a pickled object array); {PICKLE_REFUSED}",
+                            path=path)
+    if dtype.kind != "f":
+        raise InputFileError(f"the input array is {dtype.name} ({_shape_text(shape)}); the net "
+                             "takes floating-point values: save it as float32", path=path)
+    if declared is not None:
+        declared = tuple(declared)
+        layout = ", N,C,H,W" if len(declared) == 4 else ""
+        said = (f"the input array has shape {_shape_text(shape)} ({len(shape)}-D), but {source} "
+                f"declares input '{name}' as {_shape_text(declared)} ({len(declared)}-D{layout})")
+        if len(shape) != len(declared):
+            hint = "; add the batch axis (x[None])" if len(shape) == len(declared) - 1 else ""
+            raise InputFileError(said + hint, path=path)
+        if len(declared) >= 2 and shape[1] != declared[1]:
+            raise InputFileError(f"{said}: the channel counts differ ({shape[1]} vs {declared[1]})",
+                                 path=path)
+    if any(d == 0 for d in shape):
+        raise InputFileError(f"the input array is empty (shape {_shape_text(shape)})", path=path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        raise InputFileError("is not a readable .npy array (corrupt or truncated)",
+                             path=path) from None
+    return np.ascontiguousarray(arr, dtype=np.float32)

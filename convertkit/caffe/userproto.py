@@ -18,7 +18,7 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 
-from .errors import PrototxtError, UsageError
+from ..errors import PrototxtError, UsageError
 
 _ACTIVE: Path | None = None
 

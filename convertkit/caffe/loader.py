@@ -14,12 +14,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import (CaffemodelError, ConvertError, PrototxtError, ShapeError,
+from ..errors import (CaffemodelError, ConvertError, PrototxtError, ShapeError,
                      UnsupportedLayerError, UsageError, WeightMismatchError)
-from .graph import MAX_BLOB_ELEMENTS, Layer, Net, ShapePlan
-from .layers import impl_class, is_supported
-from .plugins import load_plugins
-from .layers.base import Shape, fmt_shape
+from ..graph import MAX_BLOB_ELEMENTS, Layer, Net, ShapePlan
+from ..layers import impl_class, is_supported
+from ..layers import load_plugins
+from ..layers.base import Shape, fmt_shape
 from .prototxt import ensure_file, filter_phase, parse_prototxt, upgrade
 from .proto import caffe_pb2, to_text
 from .sniff import check_inputs
@@ -318,7 +318,7 @@ def _drop_label_branches(net: Net, data_tops: set[str]) -> None:
 def _known_python_layers(net_param) -> list[str]:
     """Give the Python layers whose module and class are a published implementation
     their built-in type (layers/python.py); the notes say what was assumed."""
-    from .layers.python import known_type
+    from ..layers.python import known_type
 
     notes = []
     for lp in net_param.layer:

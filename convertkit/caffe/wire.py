@@ -26,8 +26,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import CaffemodelError, InputFileError
-from .fileio import atomic_write
+from ..errors import CaffemodelError, InputFileError
+from ..fileio import atomic_write
 from .proto import caffe_pb2
 from .sniff import check_kind
 

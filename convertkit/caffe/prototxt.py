@@ -13,8 +13,8 @@ from typing import Mapping
 
 from google.protobuf import text_format
 
-from .errors import InputFileError, PrototxtError, PrototxtKindError
-from .fileio import read_bytes
+from ..errors import InputFileError, PrototxtError, PrototxtKindError
+from ..fileio import read_bytes
 from .proto import caffe_pb2, pool
 from .sniff import check_kind
 from .textproto import parse_into

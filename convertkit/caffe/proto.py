@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 
-from .resources import caffe_desc
+from ..resources import caffe_desc
 
 PROTO_FILE = "caffe.proto"
 

@@ -1,5 +1,5 @@
 """Mean IoU and pixel accuracy of a segmentation model on a dataset laid out as the
-official one, by a stated protocol (:mod:`convertkit.segment`).
+official one, by a stated protocol (:mod:`convertkit.apps.segment`).
 
 Layouts (``DATA_DIR`` is the dataset's root):
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputFileError, UsageError
+from ..errors import InputFileError, UsageError
 
 IGNORE = 255
 DATASETS = {"cityscapes": 19, "ade20k": 150, "voc": 21}
@@ -89,7 +89,7 @@ def read_label(path: Path, dataset: str) -> np.ndarray:
             return np.asarray(Image.open(path))
         except Exception as exc:
             raise InputFileError(f"cannot decode label map: {exc}", path=path) from None
-    from .preprocess import _cv2
+    from ..runtime.preprocess import _cv2
 
     cv2 = _cv2()
     label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -136,7 +136,7 @@ class Evaluator:
 
     def image(self, pair: Pair) -> tuple[np.ndarray | None, str | None]:
         """(confusion matrix, None), or (None, why the pair was skipped)."""
-        from .preprocess import read_image
+        from ..runtime.preprocess import read_image
 
         try:
             img = read_image(pair.image)

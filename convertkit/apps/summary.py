@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .graph import Net
-from .layers.base import count, fmt_shape
+from ..graph import Net
+from ..layers.base import count, fmt_shape
 
 
 def summarize(net: Net) -> dict[str, Any]:
@@ -145,11 +145,11 @@ def benchmark(net: Net, summary: dict[str, Any], runtime: str = "numpy", repeat:
 
     import numpy as np
 
-    from . import runtime as rt
+    from .. import runtime as rt
 
     if any(layer.impl.param_shapes(net.plan().bottom_shapes(layer)) and not layer.params
            for layer in net.layers):
-        from .zoo.anynet import init_params
+        from ..zoo.anynet import init_params
 
         net = net.replace(layers=[layer.replace() for layer in net.layers])
         init_params(net, 0)

@@ -12,12 +12,12 @@ from typing import Mapping
 
 import numpy as np
 
-from ..backends import Context, backend
-from ..fileio import atomic_write
-from ..graph import Net
-from ..layers.base import Shape
-from ..prototxt import net_to_text
-from ..wire import save_caffemodel
+from .. import Context, backend
+from ...fileio import atomic_write
+from ...graph import Net
+from ...layers.base import Shape
+from ...caffe.prototxt import net_to_text
+from ...caffe.wire import save_caffemodel
 
 
 def rewrite_for_opencv(net: Net, input_shapes: Mapping[str, Shape] | None = None

@@ -13,10 +13,10 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from . import layouts as _layouts
-from .errors import ConvertError, MappingError
-from .layers.base import fmt_shape
-from .mapping import (WHEN, Dropped, Resolution, Rule, Target, layer_key, module_name)
+from .. import layouts as _layouts
+from ..errors import ConvertError, MappingError
+from ..layers.base import fmt_shape
+from .model import WHEN, Dropped, Resolution, Rule, Table, Target, layer_key, module_name
 
 
 def _plan(net):
@@ -229,7 +229,15 @@ class _Resolver:
                                      f"{fmt_shape(t.array.shape)}")
 
 
-def resolve(table, net, fmt, *, input_flipped=False, expect=None) -> Resolution:
+def resolve(table: Table, net, fmt: str | None = None, *, input_flipped: bool = False,
+            expect: Mapping[str, Iterable[int]] | None = None) -> Resolution:
+    """Every target of ``net`` through ``table``, in net order (a :class:`Resolution`,
+    which is a list of :class:`Target`). ``fmt``: the naming variant (``formats.<fmt>``
+    overrides; default the table's first format). ``input_flipped``: the net's input
+    channels were already reversed (``--rgb``), so the table's flips are skipped.
+    ``expect``: the target's own key -> shape (e.g. a model's state_dict), checked both
+    ways. Raises MappingError listing every problem."""
+    fmt = fmt if fmt is not None else (table.formats[0] if table.formats else None)
     return _Resolver(table, net, fmt, input_flipped).run(expect)
 
 
@@ -249,7 +257,7 @@ def _describe_naming(naming) -> str:
     return " ".join(parts)
 
 
-def describe(table) -> str:
+def describe(table: Table) -> str:
     """The table as text: header, then one line per rule and entry."""
     lines = [f"{table.name}: {table.about}".rstrip(": ")]
     if table.path is not None:

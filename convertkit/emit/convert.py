@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import emit
-from .errors import UnsupportedLayerError, UsageError
-from .fileio import atomic_write, check_outputs, make_dirs, writing
-from .graph import Net
-from .passes import flip_input_channels, fold_batchnorm, fold_input_scale
+from .. import emit
+from ..errors import UnsupportedLayerError, UsageError
+from ..fileio import atomic_write, check_outputs, make_dirs, writing
+from ..graph import Net
+from ..passes import flip_input_channels, fold_batchnorm, fold_input_scale
 
 #: The table each weight format uses unless --mapping names another.
 DEFAULT_TABLE = {"npy": "caffe", "npz": "caffe", "h5": "caffe", "tf": "tf",
@@ -46,7 +46,7 @@ class ModelFormat:
 
 def _backend_check(name: str) -> Callable[[Net], None]:
     def check(net: Net) -> None:
-        from .backends import backend
+        from ..backends import backend
 
         backend(name).check(net)
     return check
@@ -61,7 +61,7 @@ EXPORTED_SIZES: dict[str, object] = {}
 
 def _sizes(net: Net):
     """The net's free sizes, found once per net in a conversion."""
-    from .sizes import free_sizes
+    from ..sizes import free_sizes
 
     kept = EXPORTED_SIZES.get("net")
     if kept is None or kept[0] is not net:
@@ -70,20 +70,20 @@ def _sizes(net: Net):
 
 
 def _pt2_check(net: Net) -> None:
-    from .backends.torch.export import check_exportable
+    from ..backends.torch.export import check_exportable
 
     check_exportable(net)
 
 
 def _onnx(net: Net, path: Path) -> bytes:
-    from .backends.onnx.graph import checked_export
+    from ..backends.onnx.graph import checked_export
 
     model, EXPORTED_SIZES["onnx"] = checked_export(net, sizes=_sizes(net))
     return model.SerializeToString()
 
 
 def _pt2(net: Net, path: Path) -> bytes:
-    from .backends.torch.export import export_with_sizes
+    from ..backends.torch.export import export_with_sizes
 
     sizes = _sizes(net)
     data, dims = export_with_sizes(net, sizes=sizes)
@@ -98,9 +98,9 @@ def _pt2(net: Net, path: Path) -> bytes:
 
 
 def _savedmodel(net: Net, path: Path) -> None:
-    from .backends.tf.export import write_saved_model
+    from ..backends.tf.export import write_saved_model
 
-    from .backends.tf.export import keras_model
+    from ..backends.tf.export import keras_model
 
     knet = keras_model(net, _sizes(net))
     EXPORTED_SIZES["savedmodel"] = knet.sizes
@@ -108,9 +108,9 @@ def _savedmodel(net: Net, path: Path) -> None:
 
 
 def _keras(net: Net, path: Path) -> bytes:
-    from .backends.tf.export import keras_bytes
+    from ..backends.tf.export import keras_bytes
 
-    from .backends.tf.export import keras_model
+    from ..backends.tf.export import keras_model
 
     knet = keras_model(net, _sizes(net))
     EXPORTED_SIZES["keras"] = knet.sizes
@@ -118,7 +118,7 @@ def _keras(net: Net, path: Path) -> bytes:
 
 
 def _keras_weights(net: Net, path: Path) -> bytes:
-    from .backends.tf.export import weights_h5_bytes
+    from ..backends.tf.export import weights_h5_bytes
 
     return weights_h5_bytes(net)
 
@@ -148,7 +148,7 @@ def refusal(net: Net, fmt: str | None = None, runtime: str | None = None
             ) -> UnsupportedLayerError | None:
     """Why format ``fmt`` (a runnable format's own check) or the backend of
     ``runtime`` cannot express a layer of ``net`` (by its type), or None."""
-    from .backends import BACKENDS, backend
+    from ..backends import BACKENDS, backend
 
     try:
         if fmt in MODEL_FORMATS:
@@ -172,7 +172,7 @@ def cut_for(net: Net, fmt: str | None = None, runtime: str | None = None
     """(``net`` cut before its data-dependent layers, a note saying where it ends and
     why) when those layers are what the format or runtime cannot express and it can
     express the rest; else None."""
-    from .passes.cut import cut_data_dependent, data_dependent
+    from ..passes.cut import cut_data_dependent, data_dependent
 
     dynamic = data_dependent(net)
     refused = refusal(net, fmt, runtime) if dynamic else None
@@ -248,7 +248,7 @@ def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: s
             inputs=(), progress: Callable[[str], None] | None = None) -> dict:
     """Write every format of ``outputs`` for ``net`` (already prepared). Returns a
     summary: per format its files, bytes, params and seconds, and notes."""
-    from .mapping import load_table
+    from ..mapping import load_table, resolve
 
     summary: dict = {"formats": {}, "notes": []}
     tables: dict[str, tuple] = {}
@@ -269,7 +269,7 @@ def convert(net: Net, outputs: dict[str, tuple[Path, list[Path]]], *, mapping: s
                     summary["notes"] += [f"{table.name}: {n}" for n in more]
                 tables[name] = (table, source)
             table, source = tables[name]
-            targets = table.resolve(source, fmt=fmt if fmt in table.formats else None,
+            targets = resolve(table, source, fmt=fmt if fmt in table.formats else None,
                                     input_flipped=rgb)
             summary["notes"] += [n for n in targets.notes if n not in summary["notes"]]
             emit.write(fmt, targets, path, meta=meta, force=force, inputs=inputs)
@@ -291,7 +291,7 @@ def size_notes(exported: dict, base=None) -> list[str]:
     ``base``: the net's own free sizes (found again when not given)."""
     if not exported:
         return []
-    from .sizes import fixed_text, free_sizes
+    from ..sizes import fixed_text, free_sizes
 
     first = next(iter(exported.values()))
     base = base if base is not None else free_sizes(first.net, first.plan)

@@ -14,7 +14,7 @@ image's own size, with a runtime (any of convertkit.runtime) and a :class:`Proto
   scores resized to the image and averaged.
 
 What each pixel becomes (mean, std, scale, channel order) is the protocol's
-:class:`~convertkit.preprocess.Preprocessing`; its ``input_size`` is the size the net
+:class:`~convertkit.runtime.preprocess.Preprocessing`; its ``input_size`` is the size the net
 runs at (the resize target, the sliding crop). Padding is 0 after it (the mean colour).
 A mean or std array needs the resize protocol (the padded and sliding ones work on the
 image at its own size).
@@ -31,8 +31,8 @@ import zlib
 from dataclasses import dataclass, field
 import numpy as np
 
-from .errors import UsageError
-from .preprocess import MeanArray, Preprocessing, _cv2
+from ..errors import UsageError
+from ..runtime.preprocess import MeanArray, Preprocessing, _cv2
 
 #: Cityscapes label id of each train id 0..18 (cityscapesScripts' labels.py).
 CITYSCAPES_LABEL_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
@@ -185,7 +185,7 @@ def label_ids(train_ids: np.ndarray) -> np.ndarray:
 def palette_png(labels: np.ndarray, colours: np.ndarray) -> bytes:
     """An indexed-colour PNG: the labels as palette indices, ``colours`` (K x 3 RGB) as
     the palette, so image viewers show colours and tools read the class ids."""
-    from .verify.png import _chunk
+    from ..verify.png import _chunk
 
     a = np.asarray(labels)
     if a.max(initial=0) > 255:
@@ -235,8 +235,8 @@ def open_model(prototxt, weights=None, runtime: str | None = None, options=None)
     or an .onnx model (onnx runtime)."""
     from pathlib import Path
 
-    from . import runtime as rt
-    from .loader import load
+    from .. import runtime as rt
+    from ..caffe.loader import load
 
     options = dict(options or {})
     suffix = Path(weights).suffix.lower() if weights else ""

@@ -61,13 +61,13 @@ Resolution always validates: every param is mapped exactly once or dropped with 
 reason, every key is produced once, each array has the shape its layout implies (and
 any stated shape). A failure lists every offender at once (:class:`MappingError`).
 
-This module holds the API and the table's parts; reading a file is in
-:mod:`convertkit.mapping_read`, resolving against a net in
-:mod:`convertkit.mapping_resolve`, and the layouts in :mod:`convertkit.layouts`.
+This module holds the table's parts and knows nothing of files or nets: reading a
+file (and finding the built-in tables) is in :mod:`convertkit.mapping.read`,
+resolving against a net in :mod:`convertkit.mapping.resolve`, and the layouts in
+:mod:`convertkit.layouts`.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,11 +75,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .errors import MappingError
-from .resources import mappings_dir
-
-__all__ = ["Target", "Table", "Resolution", "load_table", "list_tables", "module_name",
-           "MappingError"]
+from ..errors import MappingError
 
 #: dtypes a constant may have.
 CONST_DTYPES = ("int64", "int32", "float32", "float64", "bool")
@@ -271,30 +267,6 @@ def _hparam_equals(hp: Any, name: str, want: Any) -> bool:
 _MISSING = object()
 
 
-def builtin_paths() -> dict[str, Path]:
-    """Built-in table name -> file (``mappings/*.toml``)."""
-    folder = mappings_dir()
-    return {p.stem: p for p in sorted(folder.glob("*.toml"))} if folder.is_dir() else {}
-
-
-def list_tables() -> list[tuple[str, str]]:
-    """(name, about) of every built-in table, by name."""
-    return [(name, read_table(p).about) for name, p in builtin_paths().items()]
-
-
-def load_table(name_or_path: str | os.PathLike) -> "Table":
-    """A built-in table by name, or a user's table file (a path, or a name ending in
-    ``.toml``). An unknown name lists the available ones."""
-    text = os.fspath(name_or_path)
-    builtin = builtin_paths()
-    if text in builtin:
-        return read_table(builtin[text])
-    if text.endswith(".toml") or os.sep in text or "/" in text or Path(text).is_file():
-        return read_table(text)
-    raise MappingError(f"unknown mapping table '{text}'; available: "
-                       f"{', '.join(builtin) or 'none'} (or give a .toml file)")
-
-
 # -- the table and its resolution -----------------------------------------------------
 
 @dataclass
@@ -310,23 +282,3 @@ class Table:
     entries: list[Rule]
     #: Graph passes to run on the net first (e.g. "fold_input_scale").
     passes: tuple[str, ...] = ()
-
-    def resolve(self, net, fmt: str | None = None, *, input_flipped: bool = False,
-                expect: Mapping[str, Iterable[int]] | None = None) -> Resolution:
-        """Every target of ``net``, in net order (a :class:`Resolution`, which is a list
-        of :class:`Target`). ``fmt``: the naming variant (``formats.<fmt>`` overrides;
-        default the table's first format). ``input_flipped``: the net's input channels
-        were already reversed (``--rgb``), so the table's flips are skipped.
-        ``expect``: the target's own key -> shape (e.g. a model's state_dict), checked
-        both ways. Raises MappingError listing every problem."""
-        from .mapping_resolve import resolve
-        fmt = fmt if fmt is not None else (self.formats[0] if self.formats else None)
-        return resolve(self, net, fmt, input_flipped=input_flipped, expect=expect)
-
-    def describe(self) -> str:
-        """A human-readable listing (what ``convertkit mappings show`` prints)."""
-        from .mapping_resolve import describe
-        return describe(self)
-
-
-from .mapping_read import read_table  # noqa: E402  (it builds the classes above)

@@ -1,0 +1,2 @@
+"""convertkit's version (one place: pyproject.toml reads the same number)."""
+__version__ = "0.1.0"
