@@ -1,6 +1,7 @@
-"""The README's command examples, run and checked, so that the README stays true.
+"""The command examples of README.md and of every guide in docs/, run and checked, so
+that the documentation stays true.
 
-How a README example is marked (an HTML comment on the line right before its fence):
+How an example is marked (an HTML comment on the line right before its fence):
 
 ``<!-- test: run -->``
     The block is a console transcript. A command starts with ``$ ``; lines starting
@@ -14,13 +15,17 @@ How a README example is marked (an HTML comment on the line right before its fen
 ``<!-- test: json -->``
     One ``$ `` command, then a JSON document that the command's JSON output must
     contain: an object's keys are a subset of the actual keys, a list is a prefix of
-    the actual list (the README shows the first layer of many), and the string
+    the actual list (a page shows the first layer of many), and the string
     ``"..."`` matches any value.
 ``<!-- test: skip: REASON -->``
     A transcript that is not run (timings that vary by machine); the reason is required.
 
-Every fenced block of the README that holds a ``$ `` line must carry one of these
+Every fenced block of those pages that holds a ``$ `` line must carry one of these
 markers (test_every_transcript_is_marked), so a new example cannot slip in unchecked.
+A page without transcripts (docs/python-api.md, whose ```python blocks
+tests/test_docs_python.py runs) simply adds none. Each block is one test, named by its
+page and number (``docs/verify.md:block3``); a failure names the page and the line of
+the block's fence.
 
 Each block runs in one bash process (state such as files and ``$?`` carries from one
 command to the next) in a fresh temporary folder holding ``fixtures`` (a link to the
@@ -50,6 +55,15 @@ MARKER = re.compile(r"^<!--\s*test:\s*(run|json|skip)\s*(?::\s*(.*?))?\s*-->\s*$
 SEPARATOR = "@@readme-test-command-done@@"
 
 
+def pages() -> list[Path]:
+    """README.md, then every guide in docs/ (by name)."""
+    return [README, *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def page_name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
 @dataclass
 class Command:
     text: str                       # the command, continuation lines joined by newlines
@@ -58,10 +72,20 @@ class Command:
 
 @dataclass
 class Block:
-    line: int                       # README line of the opening fence (1-based)
+    page: str                       # README.md or docs/NAME.md
+    number: int                     # the page's marked blocks counted from 1
+    line: int                       # line of the opening fence (1-based)
     mode: str                       # run | json | skip
     reason: str
     body: list[str]
+
+    @property
+    def where(self) -> str:
+        return f"{self.page}:{self.line} (block {self.number})"
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:block{self.number}"
 
     def commands(self) -> list[Command]:
         out: list[Command] = []
@@ -73,7 +97,7 @@ class Block:
             elif out:
                 out[-1].expected.append(text)
             elif text.strip():
-                raise AssertionError(f"README.md:{self.line}: output before the first '$ ' command")
+                raise AssertionError(f"{self.where}: output before the first '$ ' command")
         return out
 
 
@@ -94,16 +118,17 @@ def fenced_blocks(text: str) -> list[tuple[int, str | None, list[str]]]:
     return blocks
 
 
-def marked_blocks() -> list[Block]:
+def marked_blocks(path: Path) -> list[Block]:
     out = []
-    for line, marker, body in fenced_blocks(README.read_text(encoding="utf-8")):
+    for line, marker, body in fenced_blocks(path.read_text(encoding="utf-8")):
         if marker is not None:
             m = MARKER.match(marker)
-            out.append(Block(line, m.group(1), m.group(2) or "", body))
+            out.append(Block(page_name(path), len(out) + 1, line, m.group(1), m.group(2) or "", body))
     return out
 
 
-BLOCKS = [b for b in marked_blocks() if b.mode != "skip"]
+ALL_BLOCKS = [b for path in pages() for b in marked_blocks(path)]
+BLOCKS = [b for b in ALL_BLOCKS if b.mode != "skip"]
 
 
 # --- matching -------------------------------------------------------------------------
@@ -129,7 +154,7 @@ def _trim(lines: list[str]) -> list[str]:
 
 
 def json_contains(actual, expected, where: str = "$") -> list[str]:
-    """The differences between ``expected`` (the README's) and ``actual`` (see the
+    """The differences between ``expected`` (the page's) and ``actual`` (see the
     module docstring: subset of keys, prefix of lists, "..." any value)."""
     if expected == "...":
         return []
@@ -152,7 +177,7 @@ def json_contains(actual, expected, where: str = "$") -> list[str]:
             errors += json_contains(actual[k], value, f"{where}[{k}]")
         return errors
     if expected != actual:
-        return [f"{where}: README says {json.dumps(expected)}, the command gives {json.dumps(actual)}"]
+        return [f"{where}: the page says {json.dumps(expected)}, the command gives {json.dumps(actual)}"]
     return []
 
 
@@ -193,53 +218,58 @@ def needs(block: Block) -> None:
     text = "\n".join(block.body)
     for name in OFFICIAL_NAMES:
         if f"{name}.prototxt" in text and not (OFFICIAL / f"{name}.prototxt").is_file():
-            pytest.skip(f"README.md:{block.line} uses {name}.prototxt: official reference "
+            pytest.skip(f"{block.where} uses {name}.prototxt: official reference "
                         f"prototxt not found at {OFFICIAL} (needs ../shared/reference)")
     if any(k in text for k in ("--image", "zoo make", "--runtime opencv", "rewrite")):
         pytest.importorskip("cv2", reason="opencv-python-headless is not installed")
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"README.md:{b.line}" for b in BLOCKS])
-def test_readme_example(block: Block, tmp_path):
+@pytest.mark.parametrize("block", ALL_BLOCKS, ids=[b.id for b in ALL_BLOCKS])
+def test_documented_example(block: Block, tmp_path):
+    if block.mode == "skip":
+        pytest.skip(f"{block.where}: {block.reason}")
     needs(block)
     commands = block.commands()
-    assert commands, f"README.md:{block.line}: a marked block without a '$ ' command"
+    assert commands, f"{block.where}: a marked block without a '$ ' command"
     results = run_commands(commands, workdir(tmp_path))
     if block.mode == "json":
-        assert len(commands) == 1, f"README.md:{block.line}: a json block holds one command"
+        assert len(commands) == 1, f"{block.where}: a json block holds one command"
         (actual, rc), = results
         assert rc == 0, "\n".join(actual)
         expected = json.loads("\n".join(commands[0].expected))
         errors = json_contains(json.loads("\n".join(actual)), expected)
-        assert not errors, f"README.md:{block.line}: " + "; ".join(errors)
+        assert not errors, f"{block.where}: " + "; ".join(errors)
         return
     for k, (cmd, (actual, rc)) in enumerate(zip(commands, results)):
         expected, actual = _trim(cmd.expected), _trim(actual)
         shows_error = any(ln.startswith("convertkit: error:") for ln in expected)
         shows_rc = k + 1 < len(commands) and commands[k + 1].text.strip() == "echo $?"
         if not (shows_error or shows_rc or cmd.text.strip() == "echo $?"):
-            assert rc == 0, f"README.md:{block.line}: `{cmd.text}` exited {rc}:\n" + "\n".join(actual)
+            assert rc == 0, f"{block.where}: `{cmd.text}` exited {rc}:\n" + "\n".join(actual)
         if not lines_match(expected, actual):
-            diff = "\n".join(difflib.unified_diff(expected, actual, "README", "actual", lineterm=""))
-            pytest.fail(f"README.md:{block.line}: `{cmd.text}` prints otherwise:\n{diff}")
+            diff = "\n".join(difflib.unified_diff(expected, actual, block.page, "actual", lineterm=""))
+            pytest.fail(f"{block.where}: `{cmd.text}` prints otherwise:\n{diff}")
 
 
 # --- the markers themselves ---------------------------------------------------------------
 
-def test_every_transcript_is_marked():
-    unmarked = [line for line, marker, body in fenced_blocks(README.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("path", pages(), ids=page_name)
+def test_every_transcript_is_marked(path: Path):
+    unmarked = [line for line, marker, body in fenced_blocks(path.read_text(encoding="utf-8"))
                 if marker is None and any(b.startswith("$ ") for b in body)]
-    assert not unmarked, (f"README.md lines {unmarked}: a transcript ('$ ' lines) without a "
-                          "<!-- test: run|json|skip: reason --> marker")
-    for block in marked_blocks():
+    assert not unmarked, (f"{page_name(path)} lines {unmarked}: a transcript ('$ ' lines) "
+                          "without a <!-- test: run|json|skip: reason --> marker")
+    for block in marked_blocks(path):
         if block.mode == "skip":
-            assert block.reason, f"README.md:{block.line}: a skipped example must say why"
+            assert block.reason, f"{block.where}: a skipped example must say why"
 
 
-def test_the_readme_has_runnable_examples():
-    # The examples this issue made runnable: the official ICNet table and --input-shape
-    # error, the errors section, the zoo, run, rewrite and inspect --json.
-    assert len(BLOCKS) >= 6
+def test_the_pages_have_runnable_examples():
+    # The tour in the README, and across the guides the examples made runnable so far:
+    # the official ICNet table and --input-shape error, the errors section, the zoo,
+    # run, rewrite and inspect --json.
+    assert sum(b.page == "README.md" for b in BLOCKS) >= 2
+    assert len(BLOCKS) >= 15
     assert any(b.mode == "json" for b in BLOCKS)
 
 
