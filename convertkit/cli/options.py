@@ -22,7 +22,7 @@ class InputShape(click.ParamType):
         return (name or None, shape)
 
 
-# The CLI convention (README, "Command-line conventions"): every command that writes
+# The CLI convention (docs/command-line.md): every command that writes
 # takes -o/--output and --force, every command takes --json, and every output goes
 # through convertkit.fileio.check_outputs before anything is computed.
 
@@ -99,7 +99,7 @@ PREPROCESS_FLAGS = {"mean": "--mean", "std": "--std", "scale": "--scale",
 
 
 def preprocess_options(f):
-    """The preprocessing flags (README, "Preprocessing"), added identically to every
+    """The preprocessing flags (docs/runtimes.md, "Preprocessing"), added identically to every
     command that reads images. The command receives them as one ``prep_flags`` dict
     (setting -> the value as typed, None where not given); :func:`preprocessing_for`
     turns it into a :class:`~convertkit.runtime.preprocess.Preprocessing`."""
