@@ -17,7 +17,7 @@ import convertkit
 from convertkit.cli import main
 from convertkit.errors import UnsupportedLayerError
 from convertkit.runtime import create
-from convertkit.verify.pipeline import select_runtimes
+from convertkit.verify.selection import select_runtimes
 
 ROOT = Path(__file__).resolve().parents[1]
 NETS = ROOT / "fixtures" / "nets"

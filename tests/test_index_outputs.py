@@ -11,7 +11,7 @@ import convertkit
 from convertkit.runtime import base, create
 from convertkit.runtime.numpy import NumpyRuntime, forward
 from convertkit.verify import Options, Verifier
-from convertkit.verify.pipeline import Sample
+from convertkit.verify import Sample
 
 #: Constant regions make exact ties in every pooling window they fill; the unpooling
 #: puts each maximum back where the mask says, and a convolution mixes the result.

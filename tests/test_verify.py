@@ -471,7 +471,7 @@ def test_discover_recognises_every_convert_output(net, tmp_path):
 
 def test_a_runtime_not_installed_is_skipped_or_an_error_when_named(monkeypatch, net):
     from convertkit.runtime import base
-    from convertkit.verify.pipeline import select_runtimes
+    from convertkit.verify.selection import select_runtimes
 
     fake = base.RuntimeInfo("fake", "nowhere:Fake", ("no_such_module_ck",), "fake", "a test")
     monkeypatch.setitem(base._RUNTIMES, "fake", fake)

@@ -125,7 +125,7 @@ def check(files, runtimes, bn, rtol, converted, prep_flags, quiet, as_json):
       convertkit golden check mine.json --converted converted/ --bn keep
     """
     from ..verify import golden
-    from ..verify.pipeline import select_runtimes
+    from ..verify.selection import select_runtimes
     from .options import given_preprocess_flags
 
     overrides = given_preprocess_flags(prep_flags)

@@ -143,7 +143,7 @@ def command(prototxt, caffemodel, images, input_npy, runtimes, converted, direct
 
 
 def _summary(report: dict) -> None:
-    from ..verify.pipeline import shorten
+    from ..verify.entries import shorten
     from ..verify.report import _agreement, _first, _fmt, _how, headline
 
     m = report["model"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..fileio import atomic_write
-from . import register
+from .base import register
 
 
 def _group(h5py, parent, name: str):

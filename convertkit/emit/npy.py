@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..fileio import atomic_write
-from . import register
+from .base import register
 
 
 def as_dict(targets) -> dict[str, dict[str, np.ndarray]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_write
-from . import register
+from .base import register
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..fileio import atomic_write
-from . import register
+from .base import register
 
 #: numpy dtype -> (safetensors name, rank in the library's order, larger first).
 DTYPES = {"int64": ("I64", 5), "float64": ("F64", 4), "float32": ("F32", 3),

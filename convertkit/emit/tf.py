@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..fileio import make_dirs, writing
-from . import register
+from .base import register
 
 DATA_SUFFIX = ".data-00000-of-00001"
 INDEX_SUFFIX = ".index"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_write
-from . import register
+from .base import register
 
 
 def state_dict(targets) -> "OrderedDict[str, object]":

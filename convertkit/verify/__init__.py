@@ -8,15 +8,17 @@ converted files computes what Caffe computes (the numpy reference runtime).
         samples_from_images(net, ["street.png"]))
     result.report["verdict"], result.report["first_divergence"]
 
-:mod:`.metrics` compares blobs, :mod:`.subjects` turns converted files into runners,
-:mod:`.pipeline` runs everything and builds the report object, :mod:`.report` writes
+:mod:`.inputs` prepares the samples, :mod:`.selection` picks runtimes and formats,
+:mod:`.subjects` turns converted files into runners, :mod:`.reference` runs the numpy
+reference, :mod:`.metrics` compares blobs, :mod:`.pipeline` runs everything and
+:mod:`.entries` builds the report object's parts, :mod:`.report` writes
 it as JSON, Markdown and HTML, and :mod:`.golden` keeps compact fingerprints of a
 model's outputs for CI.
 """
 from __future__ import annotations
 
-from .pipeline import (SCHEMA, Options, Result, Sample, Verifier, sample_from_array,
-                       samples_from_images)
+from .inputs import Sample, sample_from_array, samples_from_images
+from .pipeline import SCHEMA, Options, Result, Verifier
 
 __all__ = ["SCHEMA", "Options", "Result", "Sample", "Verifier", "sample_from_array",
            "samples_from_images"]

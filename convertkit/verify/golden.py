@@ -248,7 +248,7 @@ def resolve_image(ref: str, golden_dir: Path) -> Path:
 
 
 def _inputs(net: Net, images: Sequence[Path], prep) -> list[tuple[str, dict]]:
-    from .pipeline import samples_from_images
+    from .inputs import samples_from_images
 
     return [(s.name, s.arrays) for s in samples_from_images(net, images, prep=prep)]
 
@@ -471,7 +471,7 @@ def check_model(entry: dict, golden_dir: Path, runtimes: Sequence[str], bn: str 
     entry records, or by ``prep_for(net, recorded)`` (flags that override it)."""
     from ..emit.convert import prepare
     from ..emit.convert import cut_for
-    from .pipeline import _message
+    from .entries import error_line
     from .subjects import FORMAT_RUNTIME, Subject, discover
 
     spec = parse_spec(entry["model"])
@@ -533,7 +533,7 @@ def check_model(entry: dict, golden_dir: Path, runtimes: Sequence[str], bn: str 
                                                if o in cut.outputs})
                 run.mismatches.extend(f"{img_name}: {m}" for m in compare_image(want, got, rtol))
         except Exception as exc:  # noqa: BLE001 - a runtime failing is a check failure
-            run.error = _message(exc)
+            run.error = error_line(exc)
         runs.append(run)
     if progress:
         progress("done", len(jobs), len(jobs))

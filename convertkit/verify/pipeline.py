@@ -12,10 +12,14 @@ activations are dropped before the next input.
 Which blob a comparison is about: a layer's *own* outputs (so a BN fault is not hidden
 by the in-place ReLU after it) and, derived from them, each blob as Caffe's
 ``net.blobs`` holds it after the pass (the output of the last layer that writes it).
+
+The steps live beside this module: :mod:`.inputs` (the samples), :mod:`.selection`
+(runtimes and formats), :mod:`.subjects` (converted files as runners),
+:mod:`.reference` (the numpy reference), :mod:`.metrics` (comparing blobs) and
+:mod:`.entries` (the report object's parts); this module runs them in order.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import shutil
 import tempfile
@@ -24,72 +28,23 @@ import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..version import __version__
-from ..errors import ConvertError, UnsupportedLayerError, UsageError
+from ..errors import UnsupportedLayerError, UsageError
 from ..graph import Net
 from . import kinds as K
 from . import metrics as M
+from .entries import REPORT_SIDE, error_line, output_classes, small, subject_entry
+from .inputs import Sample
+from .reference import Reference
+from .selection import conversion_formats, select_runtimes
 from .subjects import FORMAT_RUNTIME, Subject, discover
-
-if TYPE_CHECKING:
-    from ..runtime.preprocess import Preprocessing
 
 SCHEMA = "convertkit.verify/1"
 BN_VARIANTS = ("keep", "merge", "both")
-#: Longest side of the images kept for the report (inputs, predictions, heat maps).
-REPORT_SIDE = 512
-
-
-@dataclass
-class Sample:
-    """One input: the net's input arrays (N x C x H x W float32) and what to show."""
-
-    name: str
-    arrays: dict[str, np.ndarray]
-    path: str | None = None
-    preprocess: str | None = None
-    #: The network input as an RGB uint8 picture (for the report), or None.
-    picture: np.ndarray | None = None
-    #: What was applied to the image (Preprocessing.to_json()), or None for an array.
-    preprocessing: dict | None = None
-
-
-def samples_from_images(net: Net, paths: Sequence[str | Path], mode: str = "resize",
-                        prep: Preprocessing | None = None) -> list[Sample]:
-    """Each image preprocessed to the net's input: by ``prep`` (a
-    :class:`~convertkit.runtime.preprocess.Preprocessing`), else the default (ImageNet mean,
-    ``mode``). Each sample's picture is the RGB image the net saw, before the mean."""
-    from ..runtime.preprocess import Preprocessing, net_input
-
-    name, shape = net_input(net)
-    if prep is None:
-        prep = Preprocessing(resize=mode, channels=shape[1])
-    out = []
-    for path in paths:
-        x, picture = prep.prepare(path, shape)
-        out.append(Sample(Path(path).name, {name: x}, str(path), prep.resize, picture,
-                          prep.to_json()))
-    return out
-
-def sample_from_array(net: Net, path: str | Path) -> Sample:
-    """A ``--input`` .npy array (plain float array, never unpickled) for the net's one
-    input."""
-    from ..runtime.preprocess import read_input_array
-
-    if len(net.inputs) != 1:
-        raise UsageError(f"--input takes one array; this net has {len(net.inputs)} inputs")
-    name, shape = next(iter(net.inputs.items()))
-    x = read_input_array(path, name, shape, net.prototxt_path or "the net")
-    picture = None
-    if x.ndim == 4 and x.shape[1] == 3:
-        img = x[0].transpose(1, 2, 0)[:, :, ::-1]
-        lo, hi = float(img.min()), float(img.max())
-        picture = np.clip((img - lo) / (hi - lo) * 255 if hi > lo else img * 0, 0, 255).astype(np.uint8)
-    return Sample(Path(path).name, {name: x}, str(path), None, picture)
 
 
 @dataclass
@@ -226,116 +181,6 @@ class Result:
 Progress = Callable[[str, int, int], None]
 
 
-def select_runtimes(requested: Sequence[str] | None) -> tuple[list[str], list[str]]:
-    """(runtimes to use, notes). A runtime asked for by name that is not installed is
-    an error; by default the missing ones are skipped with a note."""
-    from ..runtime import runtime_infos
-
-    infos = {i.name: i for i in runtime_infos()}
-    if requested is not None:
-        unknown = [r for r in requested if r not in infos]
-        if unknown:
-            raise UsageError(f"unknown runtime(s) {', '.join(unknown)} (known: {', '.join(infos)})")
-        chosen, notes = [], []
-        for r in dict.fromkeys(requested):
-            if infos[r].installed:
-                chosen.append(r)
-            elif infos[r].own_build:  # a user's own build (pycaffe): a note, not a refusal
-                notes.append(f"runtime {r} skipped: {infos[r].install_hint()}")
-            else:
-                raise UsageError(infos[r].install_hint())
-        return chosen, notes
-    chosen, notes = [], []
-    for name, info in infos.items():
-        if info.installed:
-            chosen.append(name)
-        elif not info.own_build:
-            notes.append(f"runtime {name} skipped: not installed ({info.how_to_install})")
-    return chosen, notes
-
-
-def _format_ready(fmt: str) -> bool:
-    from ..emit import convert as conv
-    from .. import emit
-
-    needs = conv.MODEL_FORMATS[fmt].needs if fmt in conv.MODEL_FORMATS else emit.get(fmt).needs
-    return all(importlib.util.find_spec(m) is not None for m in needs)
-
-
-def conversion_formats(runtimes: Sequence[str], formats: Sequence[str] | None) -> list[str]:
-    """The formats a fresh conversion writes: those asked for, or every format one of
-    the selected runtimes reads (and whose writer is installed)."""
-    from ..emit import convert as conv
-
-    known = conv.all_formats()
-    if formats is not None:
-        unknown = [f for f in formats if f not in known]
-        if unknown:
-            raise UsageError(f"unknown format(s) {', '.join(unknown)}; known: {', '.join(known)}")
-        not_read = [f for f in formats if f not in FORMAT_RUNTIME]
-        if not_read:
-            raise UsageError(f"no runtime reads format(s) {', '.join(not_read)}")
-        return list(dict.fromkeys(formats))
-    return [f for f in known if FORMAT_RUNTIME.get(f) in runtimes and _format_ready(f)]
-
-
-class _Reference:
-    """The numpy reference on one input: its outputs, and (when asked) each layer's own
-    outputs with their statistics, computed once and shared by every subject."""
-
-    def __init__(self, net: Net, inputs: dict[str, np.ndarray], forms: M.Forms):
-        self.net, self.inputs, self.forms = net, inputs, forms
-        self.outputs: dict[str, np.ndarray] = {}
-        #: Blobs that are the outputs of a cut net (the bottoms of data-dependent
-        #: layers), with their statistics.
-        self.ends: dict[str, np.ndarray] = {}
-        self.end_stats: dict[str, M.RefStats] = {}
-        self.layers: dict[str, list[np.ndarray]] = {}
-        #: The bottoms of the layers that output indices (kept with the layers).
-        self.bottoms: dict[str, list[np.ndarray]] = {}
-        self._stats: dict[tuple[str, int], M.RefStats] = {}
-
-    def run(self, keep_layers: bool, ends: Sequence[str] = (), index_layers=(),
-            substitute: dict[str, dict[int, np.ndarray]] | None = None) -> None:
-        """One pass. ``keep_layers``: keep every layer's outputs (and the bottoms of
-        ``index_layers``); ``substitute``: layer -> {top: array} put in place of those
-        tops for the rest of the pass."""
-        from ..runtime.numpy import forward
-
-        def before(layer, bottoms):
-            if layer.name in index_layers:
-                self.bottoms[layer.name] = list(bottoms)
-
-        def after(layer, tops):
-            for k, a in (substitute or {}).get(layer.name, {}).items():
-                tops[k] = a
-            if keep_layers:
-                self.layers[layer.name] = self.forms.tops(layer.name, list(tops))
-
-        outputs = list(self.net.outputs)
-        out = forward(self.net, self.inputs, keep=outputs + list(ends),
-                      before_layer=before if keep_layers and index_layers else None,
-                      after_layer=after if keep_layers or substitute else None)
-        if not self.outputs:
-            self.outputs = {o: self.forms.blob(o, out[o]) for o in outputs}
-            self.ends = {o: out[o] for o in ends}
-            self.end_stats = {o: M.ref_stats(a) for o, a in self.ends.items()}
-
-    def adjusted(self, substitute: dict[str, dict[int, np.ndarray]], index_layers=()) -> "_Reference":
-        """The reference computed from a runtime's choice at its near-tie indices: what
-        those ties explain downstream."""
-        other = _Reference(self.net, self.inputs, self.forms)
-        other.run(keep_layers=True, ends=list(self.ends), index_layers=index_layers,
-                  substitute=substitute)
-        return other
-
-    def stat(self, name: str, k: int) -> M.RefStats:
-        key = (name, k)
-        if key not in self._stats:
-            self._stats[key] = M.ref_stats(self.layers[name][k])
-        return self._stats[key]
-
-
 class Verifier:
     """Runs one verification: ``Verifier(net, options).run(samples, progress)``."""
 
@@ -446,9 +291,9 @@ class Verifier:
         else:
             named = track.subject.runtime in (self.opt.runtimes or ())
         if isinstance(exc, UnsupportedLayerError) and not named:
-            track.skipped = _message(exc)
+            track.skipped = error_line(exc)
         else:
-            track.error = (f"converting to {fmt} failed: " if fmt else "") + _message(exc)
+            track.error = (f"converting to {fmt} failed: " if fmt else "") + error_line(exc)
 
     # -- running ---------------------------------------------------------------------------
     def prepare(self, shapes: dict[str, tuple], progress: Progress | None = None) -> None:
@@ -545,7 +390,7 @@ class Verifier:
         inputs = {n: (a[:, ::-1].copy() if self.opt.rgb and a.ndim == 4 else a)
                   for n, a in sample.arrays.items()}
         every_layer = self.opt.layers == "all"
-        ref = _Reference(v.net, inputs, v.forms)
+        ref = Reference(v.net, inputs, v.forms)
         t0 = time.perf_counter()
         # The blobs a cut net ends at, for the subjects that are checked up to there.
         ends = sorted({o for t in v.tracks if t.net is not None for o in t.net.outputs}
@@ -564,7 +409,7 @@ class Verifier:
         decided = {o: M.decided_mask(a, self.opt.rtol * out_stats[o].max_abs)
                    for o, a in ref_out.items() if ref_labels[o] is not None}
         if self.opt.visuals:
-            v.ref_labels.append({o: _small(l) for o, l in ref_labels.items()
+            v.ref_labels.append({o: small(l) for o, l in ref_labels.items()
                                  if l is not None and v.kinds[o] == "segmentation"})
             v.ref_views.append({o: K.view(v.kinds[o], a, REPORT_SIDE) for o, a in ref_out.items()})
         if keep_ref is not None:  # this variant against the first one's outputs
@@ -606,7 +451,7 @@ class Verifier:
         first = {o: (a, ref_labels[o]) for o, a in ref_out.items()}
         return keep_ref if keep_ref is not None else first
 
-    def _subject(self, track: _Track, v: _Variant, ref: "_Reference", context, hooked: bool,
+    def _subject(self, track: _Track, v: _Variant, ref: "Reference", context, hooked: bool,
                  outputs: bool = True) -> bool | None:
         """One pass of a subject on one input, then (``hooked``) each layer's outputs
         compared and (``outputs``) its outputs and predictions. Returns whether the
@@ -663,7 +508,7 @@ class Verifier:
         track.forward_seconds += t1 - t0
         return within
 
-    def _index_tops(self, track: _Track, v: _Variant, ref: "_Reference", pending, i: int):
+    def _index_tops(self, track: _Track, v: _Variant, ref: "Reference", pending, i: int):
         """Compare the index tops among ``pending`` (in layer order) by the reference
         bottom's values they point at, and count the indices that moved at near-ties
         (the two values within the tolerance). Returns the reference to compare the
@@ -723,7 +568,7 @@ class Verifier:
                 track.agreement.setdefault(o, M.Agreement(ref.shape[1])).add(
                     ref_labels[o], labels, decided.get(o))
                 if self.opt.visuals and o == first_map:
-                    track.labels[i] = _small(labels)
+                    track.labels[i] = small(labels)
             if kind == "classification":
                 counts = track.topk.setdefault(o, [0, 0, 0])
                 top1, rows = K.topk_agreement(got, ref, 1)
@@ -743,7 +588,7 @@ class Verifier:
         for v in variants:
             subjects = []
             for track in v.tracks:
-                entry = _subject_entry(track, v, rtol)
+                entry = subject_entry(track, v, rtol)
                 fd = entry["first_divergence"]
                 if fd is not None and isinstance(fd.get("image"), int):
                     fd["image"] = samples[fd["image"]].name
@@ -779,7 +624,7 @@ class Verifier:
         verdict = ("pass" if folds_ok and all(x in ("pass", "skipped") for x in verdicts)
                    and any(x != "skipped" for x in verdicts) else "fail")
         first = min(firsts, key=lambda f: f[:3])[3] if firsts else None
-        classes = _classes(net, variants[0].kinds if variants else {})
+        classes = output_classes(net, variants[0].kinds if variants else {})
         from .palettes import palette_name
 
         return {
@@ -820,195 +665,9 @@ class Verifier:
 
     def _visuals(self, variants: list[_Variant], samples) -> dict:
         return {
-            "pictures": [_small(s.picture) if s.picture is not None else None for s in samples],
+            "pictures": [small(s.picture) if s.picture is not None else None for s in samples],
             "variants": [{"bn": v.bn, "reference": v.ref_labels, "reference_views": v.ref_views,
                           "subjects": [{"name": t.subject.name, "labels": t.labels,
                                         "views": t.views} for t in v.tracks]}
                          for v in variants],
         }
-
-
-def _subject_entry(track: _Track, v: _Variant, rtol: float) -> dict:
-    """One subject's part of the report."""
-    s = track.subject
-    entry = {
-        "name": s.name, "runtime": s.runtime, "format": s.fmt,
-        "file": str(s.path) if s.path is not None else None,
-        "per_layer": track.per_layer if track.error is None and track.skipped is None else None,
-        "verdict": "pass", "message": None, "first_divergence": None, "worst": None,
-        "outputs": {}, "layers": [], "blobs": [],
-        "notes": list(dict.fromkeys(track.notes + ([track.cut] if track.cut else []))),
-        "seconds": round(track.seconds + track.open_seconds, 3),
-        "open_seconds": round(track.open_seconds, 3),
-        "forward_seconds": round(track.forward_seconds, 3),
-        "convert_seconds": round(track.convert_seconds, 3) if track.convert_seconds else None,
-        "ends_at": ({"blobs": track.net.outputs, "why": track.cut} if track.net is not None
-                    else None),
-    }
-    if track.skipped is not None:
-        entry.update(verdict="skipped", message=track.skipped)
-        return entry
-    if track.ties:
-        entry["near_ties"] = {name: {"flips": n, "max_value_diff": M._num(gap)}
-                              for name, (n, gap) in track.ties.items()}
-        for name, (n, gap) in track.ties.items():
-            entry["notes"].append(
-                f"{n} near-tie index flip{'s' if n > 1 else ''} in {name} (values within "
-                f"{gap:.1g}): the layers after it are compared with the reference computed "
-                "from this runtime's choice")
-    if track.error is not None:
-        entry.update(verdict="error", message=track.error)
-        return entry
-    for o, d in track.outputs.items():
-        item = dict(d.as_dict(), within=d.within(rtol), kind=v.kinds.get(o, "values"))
-        if o in track.agreement:
-            item.update(track.agreement[o].as_dict())
-        if o in track.topk:
-            top1, top5, rows = track.topk[o]
-            item.update(top1_agreement=top1 / rows if rows else 1.0,
-                        top5_agreement=top5 / rows if rows else 1.0, rows=rows)
-        entry["outputs"][o] = item
-    rows = []
-    net = v.net
-    if track.per_layer and not track.hooked:
-        entry["notes"].append("outputs within tolerance: layers not compared (--layers auto)")
-    entry["layers_compared"] = ("all" if track.per_layer and track.hooked == track.images
-                                else "where outputs diverged" if track.per_layer and track.hooked
-                                else "none")
-    if track.per_layer and track.hooked:
-        for i, layer in enumerate(net.layers):
-            diffs = [track.layers[(layer.name, k)] for k in range(len(layer.tops))
-                     if (layer.name, k) in track.layers]
-            if not diffs:
-                rows.append({"index": i, "name": layer.name, "type": layer.type, "compared": False})
-                continue
-            d = M.Diff()
-            for part in diffs:
-                d.add(part, part.worst_image)
-            rows.append(dict({"index": i, "name": layer.name, "type": layer.type,
-                              "compared": True}, **d.as_dict(), within=d.within(rtol),
-                             image=d.worst_image))
-        entry["layers"] = rows
-        writer = {}
-        for i, layer in enumerate(net.layers):
-            for k, top in enumerate(layer.tops):
-                writer[top] = (i, layer.name, k)
-        for blob, (i, lname, k) in writer.items():
-            d = track.layers.get((lname, k))
-            if d is not None:
-                entry["blobs"].append(dict({"name": blob, "writer": lname, "index": i},
-                                           **d.as_dict(), within=d.within(rtol)))
-        missing = [r["name"] for r in rows if not r["compared"]]
-        if missing:
-            entry["notes"].append(f"{len(missing)} layers not reported by this runtime: "
-                                  + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
-        bad = [r for r in rows if r["compared"] and not r["within"]]
-        if bad:
-            r = bad[0]
-            entry["first_divergence"] = {"layer": r["name"], "type": r["type"], "index": r["index"],
-                                         "max_rel": r["max_rel"], "image": r["image"],
-                                         "outputs_only": False}
-        compared = [r for r in rows if r["compared"]]
-        if compared:
-            worst = max(compared, key=lambda r: _key(r["max_rel"]))
-            entry["worst"] = {"layer": worst["name"], "max_rel": worst["max_rel"]}
-    else:
-        writer = {}
-        for i, layer in enumerate(net.layers):
-            for top in layer.tops:
-                writer[top] = (i, layer)
-        bad = [o for o, d in track.outputs.items() if not d.within(rtol)]
-        for o, d in track.outputs.items():
-            i, layer = writer.get(o, (len(net.layers) - 1, net.layers[-1]))
-            entry["blobs"].append(dict({"name": o, "writer": layer.name, "index": i},
-                                       **d.as_dict(), within=d.within(rtol)))
-        if bad:
-            i, layer = writer.get(bad[0], (len(net.layers) - 1, net.layers[-1]))
-            d = track.outputs[bad[0]]
-            entry["first_divergence"] = {"layer": layer.name, "type": layer.type, "index": i,
-                                         "max_rel": M._num(d.max_rel), "image": d.worst_image,
-                                         "outputs_only": True}
-        if track.outputs:
-            o, d = max(track.outputs.items(), key=lambda kv: _key(kv[1].max_rel))
-            entry["worst"] = {"layer": writer.get(o, (0, net.layers[-1]))[1].name,
-                              "max_rel": M._num(d.max_rel)}
-    if track.param_rel:
-        entry["params_max_rel"] = M._num(max(track.param_rel.values()))
-    if track.params_only:
-        entry["per_layer"] = False
-        entry["params_only"] = True
-        entry["params_identical"] = bool(getattr(track.runner, "identical", False))
-        if track.param_rel:
-            layer, rel = max(track.param_rel.items(), key=lambda kv: _key(kv[1]))
-            entry["worst"] = {"layer": layer, "max_rel": M._num(rel)}
-        for i, layer in enumerate(net.layers):
-            rel = track.param_rel.get(layer.name)
-            if rel is not None and not rel <= rtol:
-                entry["first_divergence"] = {"layer": layer.name, "type": layer.type, "index": i,
-                                             "max_rel": M._num(rel), "image": None,
-                                             "outputs_only": False, "params_only": True}
-                break
-    if entry["first_divergence"] is not None or any(not x["within"] for x in entry["outputs"].values()):
-        entry["verdict"] = "fail"
-    return entry
-
-
-def _key(x) -> float:
-    if isinstance(x, str):
-        return math.inf if x in ("inf", "nan") else -math.inf
-    return float(x)
-
-
-def _classes(net: Net, kinds: dict[str, str]) -> int | None:
-    """Classes of the first output that is a segmentation score map, if any."""
-    try:
-        shapes = net.blob_shapes
-    except ConvertError:
-        return None
-    for o in net.outputs:
-        s = shapes.get(o)
-        if kinds.get(o) == "segmentation" and s is not None:
-            return int(s[1])
-    return None
-
-
-def _small(a: np.ndarray | None) -> np.ndarray | None:
-    """A label map (N x H x W or H x W) or a picture (H x W x 3), nearest-neighbour
-    subsampled so that its longer side is at most REPORT_SIDE."""
-    if a is None:
-        return None
-    if a.ndim == 3 and a.shape[-1] != 3:
-        a = a[0]
-    h, w = a.shape[:2]
-    step = max(1, math.ceil(max(h, w) / REPORT_SIDE))
-    if step == 1:
-        return np.ascontiguousarray(a)
-    ys = np.minimum(np.arange(0, h, step) + step // 2, h - 1)
-    xs = np.minimum(np.arange(0, w, step) + step // 2, w - 1)
-    return np.ascontiguousarray(a[ys][:, xs])
-
-
-#: Longest message kept for one subject (a file of another architecture can make a
-#: framework list thousands of keys).
-MESSAGE_CHARS = 1500
-
-
-def _message(exc: BaseException) -> str:
-    """One line for a subject's error: ConvertErrors as they read (file first), other
-    exceptions as "Type: first line"; whitespace collapsed, at most MESSAGE_CHARS."""
-    if isinstance(exc, ConvertError):
-        text = str(exc)
-    else:
-        lines = str(exc).strip().splitlines()
-        text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-    return shorten(" ".join(text.split()), MESSAGE_CHARS)
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut at a clause boundary before ``limit`` characters, saying how much
-    was left out."""
-    if len(text) <= limit:
-        return text
-    cut = text.rfind("; ", 0, limit)
-    cut = cut if cut > limit // 2 else limit
-    return f"{text[:cut]} ... [{len(text) - cut} more characters]"
