@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .convert import bn_option, mapping_option, quiet_option, rgb_option, run_conversion
-from .options import force_option, json_option, output_option
+from .options import force_option, json_option
 
 
 @click.command("caffe2npz")

@@ -3,7 +3,6 @@ random weights (``zoo make``), and the list of models (``zoo list``)."""
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -129,7 +128,6 @@ def _make_from(source, input_shapes, defines, output, seed, force, as_json):
     calibrated weights, written as DIR/<stem>.prototxt + DIR/<stem>.caffemodel."""
     from pathlib import Path
 
-    from ..errors import UsageError
     from ..fileio import atomic_write, check_output_dir, check_outputs
     from ..caffe.loader import load, require_shapes
     from ..caffe.prototxt import net_to_text

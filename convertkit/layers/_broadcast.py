@@ -4,8 +4,6 @@ the axes before and after it (``scale_layer.cpp`` / ``bias_layer.cpp``).
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 
 from .base import LayerImpl, Shape, canonical_axis, count, fmt_shape

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .base import LayerImpl, Shape, fmt_shape, register
+from .base import LayerImpl, Shape, register
 
 
 @dataclass(frozen=True)

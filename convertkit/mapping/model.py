@@ -75,7 +75,6 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from ..errors import MappingError
 
 #: dtypes a constant may have.
 CONST_DTYPES = ("int64", "int32", "float32", "float64", "bool")
