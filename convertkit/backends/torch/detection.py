@@ -1,5 +1,6 @@
-"""PyTorch's expression of SSD's DetectionOutput (layers/detection_output.py) in torch
-ops alone, so that eager PyTorch and ``torch.export`` (a ``.pt2``) give the detections.
+"""PyTorch's expression of SSD's PriorBox (the boxes of the sizes at hand) and
+DetectionOutput (layers/detection_output.py), the latter in torch ops alone, so that
+eager PyTorch and ``torch.export`` (a ``.pt2``) give the detections.
 
 Caffe's rules, kept: boxes decoded from the priors (CORNER, CENTER_SIZE, CORNER_SIZE;
 the variance unless it is encoded in the target); per class but the background, the
@@ -22,7 +23,20 @@ from __future__ import annotations
 import torch
 
 from ..base import Context
-from . import BACKEND, Op
+from .core import BACKEND, Op
+
+
+@BACKEND.register("PriorBox")
+def prior_box(ctx: Context) -> Op:
+    """The boxes depend on the shapes alone: a constant of the plan."""
+    impl = ctx.layer.impl
+
+    def run(xs):  # the boxes of the sizes at hand (a constant when exported)
+        boxes = impl.boxes(tuple(int(d) for d in xs[0].shape[2:]),
+                           tuple(int(d) for d in xs[1].shape[2:]))
+        return [torch.from_numpy(boxes).to(xs[0].device, xs[0].dtype)]
+
+    return Op(None, run)
 
 
 def decode(prior: torch.Tensor, loc: torch.Tensor, p) -> torch.Tensor:

@@ -14,7 +14,7 @@ from .model import CaffeModule, load_into, state_dict_from_net
 def check_exportable(net: Net) -> None:
     """Raise, naming the layer, when torch.export cannot trace ``net``: a type PyTorch
     cannot express, or one it runs outside its graph (``EAGER_ONLY``)."""
-    from . import BACKEND, EAGER_ONLY
+    from .core import BACKEND, EAGER_ONLY
 
     BACKEND.check(net)
     for layer in net.layers:

@@ -18,7 +18,7 @@ from ...errors import UsageError, WeightMismatchError
 from ...graph import Net, ShapePlan
 from ...mapping import load_table, module_name, resolve
 from ..base import Context
-from . import BACKEND
+from .core import BACKEND
 
 
 class CaffeModule(nn.Module):

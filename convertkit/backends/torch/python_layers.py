@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from ..base import Context
-from . import BACKEND, EAGER_ONLY, Op, _pointwise
+from .core import BACKEND, EAGER_ONLY, Op, _pointwise
+
 
 EAGER_ONLY["Proposal"] = ("its anchors, NMS and top-N give a number of regions that depends "
                           "on the data")
