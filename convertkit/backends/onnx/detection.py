@@ -1,6 +1,6 @@
-"""ONNX's expression of SSD's DetectionOutput (layers/detection_output.py), with opset
-18's NonMaxSuppression and TopK, so that an SSD's ONNX file gives its detections in
-onnxruntime alone.
+"""ONNX's expression of SSD's PriorBox (an initializer) and DetectionOutput
+(layers/detection_output.py), the latter with opset 18's NonMaxSuppression and TopK,
+so that an SSD's ONNX file gives its detections in onnxruntime alone.
 
 Caffe's rules, kept: boxes decoded from the priors (CORNER, CENTER_SIZE, CORNER_SIZE;
 the variance unless it is encoded in the target); per class but the background,
@@ -21,9 +21,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Context
-from . import BACKEND, _g
+from .core import BACKEND, _fixed, _g, _varies
+
 
 FLT_MAX = float(np.finfo(np.float32).max)
+
+
+@BACKEND.register("PriorBox")
+def prior_box(ctx: Context) -> None:
+    """The boxes depend on the shapes alone: an initializer."""
+    g, layer = _g(ctx), ctx.layer
+    feat, img = ctx.bottom_shapes
+    if any(_varies(ctx, b) for b in layer.bottoms):
+        raise _fixed(ctx, "its boxes are computed for one size")
+    boxes = layer.impl.boxes(tuple(feat[2:]), tuple(img[2:]))
+    g.node("Identity", [g.const(layer, "boxes", boxes)], [g.write(layer.tops[0])], name=layer.name)
 
 
 def _split4(g, layer, x: str, axis: int, what: str) -> list[str]:

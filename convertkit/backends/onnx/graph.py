@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from ...errors import ConvertError
 from ...graph import Layer, Net, ShapePlan
 from ..base import Context
-from . import BACKEND
+from .core import BACKEND
 
 OPSET = 18
 IR_VERSION = 8  # the IR of opset 18 (onnx.helper.VERSION_TABLE); every runtime since 2021 reads it
