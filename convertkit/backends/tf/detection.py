@@ -1,7 +1,8 @@
-"""TensorFlow's expression of SSD's DetectionOutput (layers/detection_output.py): a
-Keras layer of TF ops, registered for ``.keras`` files like those of
-:mod:`convertkit.backends.tf.layers`, that runs in graph mode (the TF runtime, a
-SavedModel's ``serve``, a loaded ``.keras``) with a row count that depends on the data.
+"""TensorFlow's expression of SSD's PriorBox (a constant of the plan) and
+DetectionOutput (layers/detection_output.py). DetectionOutput is a Keras layer of TF
+ops, registered for ``.keras`` files like those of :mod:`convertkit.backends.tf.layers`,
+that runs in graph mode (the TF runtime, a SavedModel's ``serve``, a loaded ``.keras``)
+with a row count that depends on the data.
 
 Caffe's rules, kept: boxes decoded from the priors (CORNER, CENTER_SIZE, CORNER_SIZE;
 the variance unless it is encoded in the target); per class but the background, the
@@ -28,9 +29,36 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..base import Context
-from . import BACKEND, Op, _name
-from .layers import _base, register, to_caffe
+from ..base import Context, FixedSize, varies
+from .core import BACKEND, Op, _base, _multi, _name, register, to_caffe, to_internal_array
+
+
+@register
+class CaffeConstant(keras.layers.Layer):
+    """A top that depends only on the shapes (SSD's PriorBox): ``value`` (model
+    layout), whatever the input's values; the input only ties it into the graph."""
+
+    def __init__(self, value, **kwargs):
+        super().__init__(**_base(kwargs))
+        self.value = np.asarray(value, np.float32)
+
+    def call(self, inputs):
+        return tf.constant(self.value)
+
+    def get_config(self):
+        config = super().get_config()
+        config["value"] = self.value.tolist()
+        return config
+
+
+@BACKEND.register("PriorBox")
+def prior_box(ctx: Context) -> Op:
+    """The boxes depend on the shapes alone: a constant of the plan."""
+    feat, img = ctx.bottom_shapes
+    if any(varies(ctx, b) for b in ctx.layer.bottoms):
+        raise FixedSize(ctx.layer, "its boxes are computed for one size")
+    boxes = ctx.layer.impl.boxes(tuple(feat[2:]), tuple(img[2:]))
+    return _multi(CaffeConstant(to_internal_array(boxes), name=_name(ctx)))
 
 
 @register

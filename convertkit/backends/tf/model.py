@@ -29,7 +29,7 @@ from ...errors import UsageError, WeightMismatchError
 from ...graph import Net, ShapePlan
 from ...layers.base import fmt_shape
 from ..base import Context
-from . import BACKEND
+from .core import BACKEND
 from . import layers as L
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]")
