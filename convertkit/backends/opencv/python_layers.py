@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...graph import Layer
 from ...caffe.proto import caffe_pb2
 from ..base import Context
-from . import BACKEND
+from .core import BACKEND
 
 
 BACKEND.refuse("Proposal", reason="OpenCV's Proposal layer reads its own parameters "
