@@ -24,15 +24,9 @@ from .tensors import (CaffeArgMax, CaffeAxpy, CaffeCrop, CaffeEltwise, CaffeEmbe
                       CaffeTile)
 
 
-CUSTOM_OBJECTS = {cls.__name__: cls for cls in (
-    CaffeConv2D, CaffeDeconv2D, CaffeInnerProduct, CaffeBatchStatsNorm, CaffeScale, CaffeBias,
-    CaffeLRN, CaffeMVN, CaffeSoftmax, CaffePointwise, CaffeEltwise, CaffePool2D, CaffeInterp, CaffeSlice,
-    CaffeCrop, CaffeReshape, CaffeArgMax, CaffeAxpy, CaffeShuffleChannel, CaffePermute,
-    CaffeNormalize, CaffeUpsample, CaffeUnpool, CaffeConstant, CaffeROIPooling)}
-
 __all__ = [
     "FLT_MAX", "FLT_MIN", "PACKAGE", "caffe_shape", "dims", "internal_axis", "internal_shape",
-    "interp_size", "register", "to_caffe", "to_internal", "to_internal_array", "CUSTOM_OBJECTS",
+    "interp_size", "register", "to_caffe", "to_internal", "to_internal_array",
     "CaffeArgMax", "CaffeAxpy", "CaffeBatchStatsNorm", "CaffeBias", "CaffeClip", "CaffeConstant",
     "CaffeConv2D", "CaffeCrop", "CaffeDeconv2D", "CaffeDetectionOutput", "CaffeEltwise",
     "CaffeEmbed", "CaffeInnerProduct", "CaffeInterp", "CaffeLRN", "CaffeMVN", "CaffeNormalize",

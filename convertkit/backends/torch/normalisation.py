@@ -10,10 +10,6 @@ from ..base import Context
 from .core import BACKEND, Op, Tensors, _axis, _pointwise
 
 
-def _channel_view(x: torch.Tensor) -> tuple[int, ...]:
-    return (1, -1) + (1,) * (x.dim() - 2)
-
-
 @BACKEND.register("BN")
 def bn(ctx: Context) -> Op:
     """PSPNet's BN kept as BatchNorm2d (eps from the prototxt), for fine-tuning.

@@ -55,13 +55,6 @@ def crop(ctx: Context) -> Op:
     return Op(None, run)
 
 
-def _reshape_to_plan(ctx: Context) -> Op:
-    """Flatten / Reshape: the shape rule of the type's own module, applied to the
-    actual bottom shape (so another batch size works too)."""
-    impl = ctx.layer.impl
-    return Op(None, lambda xs: [xs[0].reshape(impl.reshape([tuple(int(d) for d in xs[0].shape)])[0])])
-
-
 @BACKEND.register("Reshape")
 def reshape(ctx: Context) -> Op:
     """Caffe's dims on the bottom's own sizes: 0 copies an axis, one -1 is inferred
