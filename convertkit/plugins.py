@@ -12,15 +12,15 @@ A plugin is a Python module that, when imported, registers Caffe layer types wit
 
 Backend expressions are handed to a backend when it is first imported, so declaring
 a torch expression does not import torch. This module is the face for plugin
-authors: the discovery lives in :mod:`convertkit.layers`, the expressions wait in
-:mod:`convertkit.backends`.
+authors: the discovery lives in :mod:`convertkit.caffe.loader`, the expressions wait
+in :mod:`convertkit.backends`.
 """
 from __future__ import annotations
 
 from typing import Callable
 
 from .backends import declare
-from .layers import GROUP, load_plugins
+from .caffe.loader import GROUP, load_plugins
 
 __all__ = ["GROUP", "expression", "load_plugins", "refusal"]
 

@@ -8,9 +8,11 @@ Without a prototxt, the caffemodel's own layer definitions are used.
 """
 from __future__ import annotations
 
+import importlib
 from collections import Counter
+from importlib import metadata
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -18,12 +20,41 @@ from ..errors import (CaffemodelError, ConvertError, PrototxtError, ShapeError,
                      UnsupportedLayerError, UsageError, WeightMismatchError)
 from ..graph import MAX_BLOB_ELEMENTS, Layer, Net, ShapePlan
 from ..layers import impl_class, is_supported
-from ..layers import load_plugins
 from ..layers.base import Shape, fmt_shape
 from .prototxt import ensure_file, filter_phase, parse_prototxt, upgrade
 from .proto import caffe_pb2, to_text
 from .sniff import check_inputs
 from .wire import Caffemodel, read_caffemodel
+
+
+#: The entry point group of installed plugins (see :mod:`convertkit.plugins`).
+GROUP = "convertkit.layers"
+_ENTRY_POINTS_LOADED = False
+
+
+def load_plugins(modules: Iterable[str] = ()) -> list[str]:
+    """Import every ``convertkit.layers`` entry point (once) and the given modules;
+    returns the names loaded. :func:`load` calls it first, so installed plugins'
+    layer types are known before a prototxt is read. A plugin that fails to import is
+    one UsageError naming it."""
+    global _ENTRY_POINTS_LOADED
+    loaded = []
+    if not _ENTRY_POINTS_LOADED:
+        _ENTRY_POINTS_LOADED = True
+        for ep in metadata.entry_points(group=GROUP):
+            try:
+                ep.load()
+            except Exception as exc:
+                raise UsageError(f"plugin {ep.name!r} ({ep.value}, entry point group {GROUP}) "
+                                 f"failed to load: {type(exc).__name__}: {exc}") from None
+            loaded.append(ep.name)
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise UsageError(f"--plugin {module}: cannot import it: {type(exc).__name__}: {exc}") from None
+        loaded.append(module)
+    return loaded
 
 
 def load(

@@ -48,7 +48,7 @@ def cli(plugins, verbose, caffe_proto) -> None:
     an existing file without --force, and never replace one of their inputs.
     """
     if plugins:
-        from ..layers import load_plugins
+        from ..caffe.loader import load_plugins
 
         load_plugins(plugins)
     if caffe_proto:

@@ -86,7 +86,7 @@ BUILTIN_FIELDS = ("layer", "layer_", "module", "type", "role", "param")
 def module_name(layer_name: str) -> str:
     """The PyTorch module name of a Caffe layer: every character outside
     [A-Za-z0-9_] becomes '_' (``conv1_1_3x3_s2/bn`` -> ``conv1_1_3x3_s2_bn``). Two
-    layers that end up with one name are an error (:meth:`Table.resolve`)."""
+    layers that end up with one name are an error (:func:`convertkit.mapping.resolve`)."""
     return re.sub(r"[^A-Za-z0-9_]", "_", layer_name)
 
 
