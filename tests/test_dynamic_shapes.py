@@ -162,17 +162,12 @@ def test_icnet_any_size(tmp_path):
 
 
 @pytest.mark.slow
-def test_icnet_width_quarter_any_size(tmp_path):
-    net = _zoo("icnet", (193, 225), 0.25)
-    check_any_size(net, tmp_path)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["pspnet50", "pspnet101"])
-def test_pspnet_any_size(name, tmp_path):
-    """PSPNet at width 0.125: its pyramid pools and resizes to explicit sizes, so Caffe
-    runs it at the sizes that keep conv5_3 at the built size."""
-    net = _zoo(name, (49, 57), 0.125)
+def test_pspnet_any_size(tmp_path):
+    """PSPNet50 at width 0.125: its pyramid pools and resizes to explicit sizes, so Caffe
+    runs it at the sizes that keep conv5_3 at the built size. (PSPNet101 only repeats
+    res4's blocks, and ICNet at another width only changes channel counts: dropped
+    from the tier to keep CI near 20 minutes, 60 s and 37 s.)"""
+    net = _zoo("pspnet50", (49, 57), 0.125)
     check_any_size(net, tmp_path)
 
 
