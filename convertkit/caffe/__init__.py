@@ -1,10 +1,11 @@
-"""Reading Caffe's files, without Caffe: the first stage.
+"""Reading Caffe's files, without Caffe: the first stage of the pipeline.
 
-``sniff`` says what a file is from its first bytes; ``textproto`` parses protobuf
-text and ``prototxt`` turns it into Caffe's messages, upgrading old formats (V1
-layers, ``input_dim``) on the way; ``proto`` compiles the schema (``caffe.proto``, or
-a fork's through ``userproto``); ``wire`` scans a caffemodel's bytes for the learned
-params without decoding them whole; ``loader`` puts the two files together into a
-:class:`~convertkit.graph.Net`. This package builds the IR and imports nothing from
-the stages after it.
+``sniff`` says what a file is from its first bytes; ``prototxt`` parses a net's text
+(``textproto`` is the fast path for the plain subset real prototxts use), upgrades
+old formats (V0 and V1 layers, DeepLab-v1's holes) and filters by phase;
+``proto`` builds Caffe's message classes from a private descriptor pool, or from a
+user's own ``caffe.proto`` through ``userproto``; ``wire`` reads and writes
+caffemodels at the wire level, memory-mapped; ``loader`` puts the two files together
+into a :class:`~convertkit.graph.Net`, after importing installed plugins. This
+package builds the IR and imports nothing from the stages after it.
 """

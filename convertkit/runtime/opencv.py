@@ -69,13 +69,15 @@ class _Loaded:
             else layer.tops[0] if layer.tops and layer.tops[0] in known else None
             for layer in self.net.layers}
         # The OpenCV layer whose output is each blob's final value; on the way, where
-        # each checked layer's bottoms come from (None: an input, as fed).
+        # each checked layer's bottoms come from (None: an input, as fed). A check whose
+        # bottom OpenCV gives no name to cannot read it, and is left out.
         self.writer: dict[str, str | None] = {}
         self.checks: list[tuple] = []
         for layer in self.net.layers:
-            if layer.type in DATA_CHECKS:
-                self.checks.append((layer, DATA_CHECKS[layer.type],
-                                    [self.writer.get(b) for b in layer.bottoms]))
+            sources = [self.writer.get(b) for b in layer.bottoms]
+            if layer.type in DATA_CHECKS and all(s is not None or b not in self.writer
+                                                 for s, b in zip(sources, layer.bottoms)):
+                self.checks.append((layer, DATA_CHECKS[layer.type], sources))
             for i, top in enumerate(layer.tops):
                 self.writer[top] = self.cv_name[layer.name] if i == 0 \
                     else _extra_top_name(layer.name, i)
