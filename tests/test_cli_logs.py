@@ -49,6 +49,17 @@ def test_native_log_format(line, dropped):
     assert bool(logs.NATIVE_LOG.match(line)) == dropped
 
 
+def test_a_native_entrys_continuation_lines_go_with_it():
+    """OpenCV's failed shape checks log "[ERROR:0@...]" lines, then "> ..." lines and a
+    blank one: all dropped; what follows is kept, and "> " elsewhere is kept."""
+    lines = [b"[ERROR:0@0.082] global net_impl.cpp:1182 getLayerShapesRecursively Exception",
+             b">  (expected: 'clamped.start < clamped.end'), where",
+             b">     'clamped.start' is 4", b""]
+    assert logs.kept_lines(lines) == ([], True)
+    assert logs.kept_lines([b"> still it", b"convertkit: error: x", b"> a quote"], True) == (
+        [b"convertkit: error: x", b"> a quote"], False)
+
+
 def test_verify_with_tensorflow_prints_no_framework_lines(tmp_path):
     pytest.importorskip("tensorflow")
     exe = Path(sys.executable).with_name("convertkit")

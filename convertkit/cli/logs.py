@@ -26,6 +26,22 @@ NATIVE_LOG = re.compile(rb"^(?:[IWE]\d{4} \d\d:\d\d:[\d.]+\s+\d+ [\w./-]+:\d+\] 
                         rb"WARNING: All log messages before absl::InitializeLog\(\)|"
                         rb"\[ ?(?:INFO|WARN|ERROR|DEBUG):\d+@[\d.]+\] )")  # OpenCV's
 
+#: Lines that continue a native entry: OpenCV's failed checks go on with "> ..." lines
+#: and a blank one.
+CONTINUATION = re.compile(rb"^(?:>|\s*$)")
+
+
+def kept_lines(lines: list[bytes], dropping: bool = False) -> tuple[list[bytes], bool]:
+    """The lines to write through, and whether the last one was part of a dropped
+    native entry (so that the next chunk's continuation lines are dropped too)."""
+    kept = []
+    for line in lines:
+        dropping = bool(NATIVE_LOG.match(line) or (dropping and CONTINUATION.match(line)))
+        if not dropping:
+            kept.append(line)
+    return kept, dropping
+
+
 #: Python packages whose warnings and loggers are kept quiet.
 FRAMEWORKS = ("tensorflow", "keras", "absl", "torch", "onnx", "onnxruntime", "h5py")
 
@@ -60,13 +76,13 @@ class StderrFilter:
         self.thread.start()
 
     def _copy(self) -> None:
-        pending = b""
+        pending, dropping = b"", False
         while chunk := os.read(self.read, 65536):
             *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                if not NATIVE_LOG.match(line):
-                    os.write(self.real, line + b"\n")
-        if pending and not NATIVE_LOG.match(pending):
+            kept, dropping = kept_lines(lines, dropping)
+            for line in kept:
+                os.write(self.real, line + b"\n")
+        if pending and kept_lines([pending], dropping)[0]:
             os.write(self.real, pending)
         os.close(self.read)
 
