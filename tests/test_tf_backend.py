@@ -120,7 +120,7 @@ def test_a_layer_that_fixes_the_batch_is_rebuilt_per_batch():
 def test_keras_model_structure(zoo_nets):
     import keras
 
-    from convertkit.backends.tf.layers import CaffeConv2D
+    from convertkit.backends.tf.convolution import CaffeConv2D
     from convertkit.backends.tf.model import KerasNet
 
     net = zoo_nets("icnet", input_size=(193, 385), bn="keep")

@@ -1,6 +1,6 @@
 """TensorFlow's expression of SSD's PriorBox (a constant of the plan) and
 DetectionOutput (layers/detection_output.py). DetectionOutput is a Keras layer of TF
-ops, registered for ``.keras`` files like those of :mod:`convertkit.backends.tf.layers`,
+ops, registered for ``.keras`` files like the other layers of this package,
 that runs in graph mode (the TF runtime, a SavedModel's ``serve``, a loaded ``.keras``)
 with a row count that depends on the data.
 

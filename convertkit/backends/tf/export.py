@@ -169,9 +169,8 @@ def load_weights_h5(net: Net, path: str | Path, input_shapes=None) -> KerasNet:
 
 
 def load_keras(path: str | Path) -> keras.Model:
-    """``keras.models.load_model`` with convertkit's layers registered."""
-    from . import layers  # noqa: F401  (registers the custom classes)
-
+    """``keras.models.load_model`` with convertkit's layers registered (importing
+    this package registered them)."""
     return keras.models.load_model(str(path))
 
 

@@ -26,11 +26,13 @@ import tensorflow as tf
 
 from ... import layouts as _layouts
 from ...errors import UsageError, WeightMismatchError
-from ...graph import Net, ShapePlan
+from ...graph import Net, ShapePlan, check_params
 from ...layers.base import fmt_shape
 from ..base import Context
-from .core import BACKEND
-from . import layers as L
+from .convolution import CaffeInnerProduct
+from .core import BACKEND, internal_shape
+from .normalisation import CaffeBias, CaffeScale
+from .tensors import CaffeCrop, CaffePermute, CaffeReshape, CaffeSlice
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]")
 #: Keys a TF2 object-based checkpoint adds that are no model variable.
@@ -144,13 +146,13 @@ class KerasNet:
         or Slice/Crop of axis 0, a Permute moving it, an operand spanning it, an
         InnerProduct from axis 0)."""
         for lay in self.model.layers:
-            if ((isinstance(lay, L.CaffeReshape) and not lay.batch_free)
-                    or (isinstance(lay, L.CaffeSlice) and lay.axis == 0)
-                    or (isinstance(lay, L.CaffePermute) and lay.order[0] != 0)
-                    or (isinstance(lay, L.CaffeCrop) and lay.size and lay.size[0] >= 0)
-                    or (isinstance(lay, (L.CaffeScale, L.CaffeBias)) and lay.start == 0
+            if ((isinstance(lay, CaffeReshape) and not lay.batch_free)
+                    or (isinstance(lay, CaffeSlice) and lay.axis == 0)
+                    or (isinstance(lay, CaffePermute) and lay.order[0] != 0)
+                    or (isinstance(lay, CaffeCrop) and lay.size and lay.size[0] >= 0)
+                    or (isinstance(lay, (CaffeScale, CaffeBias)) and lay.start == 0
                         and lay.operand_shape)
-                    or (isinstance(lay, L.CaffeInnerProduct) and lay.axis == 0)):
+                    or (isinstance(lay, CaffeInnerProduct) and lay.axis == 0)):
                 return False
         return True
 
@@ -161,7 +163,7 @@ class KerasNet:
                              layer=layer.name)
         for out, shape in zip(outs, want):
             got = tuple(out.shape)
-            expect = L.internal_shape(shape)
+            expect = internal_shape(shape)
             if len(got) != len(expect) or any(
                     g is not None and g != e for g, e in zip(got[1:], expect[1:])):
                 raise UsageError(f"the tf backend computes {got} where Caffe has "
@@ -352,8 +354,6 @@ def load_from_net(knet: KerasNet, table: str | object = "tf", fmt: str | None = 
     """Assign the net's own params (through the table, so the same names and layouts
     a checkpoint would hold)."""
     if not has_params(knet.net):
-        from ...graph import check_params
-
         check_params(knet.net, knet.plan)
     return knet.load(resolve(knet.net, table, fmt), source=knet.net.caffemodel_path)
 
